@@ -1,0 +1,25 @@
+"""Start-up checks of the recognizer's settings (run by `manage.py check` and every server start)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, register
+
+from recognizer.registry import SPECS_BY_NAME
+
+
+@register()
+def check_enabled_models(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    errors = [
+        Error(
+            f"Unknown model in IMGREC_MODELS. Expected one of {', '.join(SPECS_BY_NAME)}. Received: {name!r}",
+            id="recognizer.E001",
+        )
+        for name in settings.IMGREC_MODELS
+        if name not in SPECS_BY_NAME
+    ]
+    if not settings.IMGREC_MODELS:
+        errors.append(Error("IMGREC_MODELS is empty; enable at least one model", id="recognizer.E002"))
+    return errors

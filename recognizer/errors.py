@@ -1,0 +1,28 @@
+"""Errors a user can cause or meet. Each carries the HTTP status it is answered with."""
+
+from __future__ import annotations
+
+
+class RecognizerError(Exception):
+    status = 400
+
+
+class InvalidInput(RecognizerError):
+    status = 400
+
+
+class ImageTooLarge(RecognizerError):
+    status = 413
+
+
+class UnsupportedImage(RecognizerError):
+    status = 415
+
+
+class ModelNotFound(RecognizerError):
+    status = 404
+
+
+class ModelNotReady(RecognizerError):
+    status = 503
+    retry_after_s = 5

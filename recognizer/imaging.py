@@ -1,0 +1,116 @@
+"""Safe decoding of untrusted image bytes, and resizing for a model.
+
+Every failure of the decoder becomes a RecognizerError here, so callers never see Pillow's
+exceptions: the format is decided by decoding (never by name or Content-Type), the pixel count
+is checked before any pixel is allocated, and truncated files are refused.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from recognizer.errors import ImageTooLarge, InvalidInput, UnsupportedImage
+
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+ACCEPTED_DESCRIPTION = "JPEG, PNG, WebP, GIF or BMP"
+THUMBNAIL_SIDE = 256
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+_DECODER_FAILURES = (OSError, SyntaxError, ValueError, IndexError, struct.error, EOFError, MemoryError)
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+_MODES_WITH_ALPHA = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def decode_image(data: bytes, *, max_pixels: int) -> Image.Image:
+    """Decode the first frame of an allowed image, upright (EXIF orientation applied), as RGB."""
+    if not data:
+        raise InvalidInput(f"Expected an image file ({ACCEPTED_DESCRIPTION}). Received an empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+            _check_pixel_count(image, max_pixels)
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+            return to_rgb(upright)
+    except UnidentifiedImageError:
+        raise UnsupportedImage(
+            f"Expected an image in one of {ACCEPTED_DESCRIPTION}. Received {_describe_bytes(data)}"
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageTooLarge(f"Expected at most {max_pixels:,} pixels. Received {error}") from None
+    except _DECODER_FAILURES as error:
+        raise InvalidInput(
+            f"Expected a complete {ACCEPTED_DESCRIPTION} file. Received one that could not be decoded "
+            f"(truncated or corrupt: {error})"
+        ) from None
+
+
+def _check_pixel_count(image: Image.Image, max_pixels: int) -> None:
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageTooLarge(
+            f"Expected at most {max_pixels:,} pixels. Received {width}x{height} = {width * height:,} pixels"
+        )
+
+
+def _describe_bytes(data: bytes) -> str:
+    head = data[:16]
+    if head.lstrip().startswith((b"<svg", b"<?xml")):
+        return "an SVG/XML document"
+    if head.lstrip().lower().startswith((b"<!doctype html", b"<html")):
+        return "an HTML document"
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "a TIFF image"
+    if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif"):
+        return "a HEIC/AVIF image"
+    return f"{len(data):,} bytes of another kind (starting {head[:8]!r})"
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode -> 8-bit RGB; transparency is composited onto white."""
+    if image.mode in _SIXTEEN_BIT_MODES or image.mode in ("I", "F"):
+        return _high_depth_to_rgb(image)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in _MODES_WITH_ALPHA:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _high_depth_to_rgb(image: Image.Image) -> Image.Image:
+    # Pillow's convert("RGB") clamps 16-bit values at 255, turning most photos white: rescale.
+    pixels = np.asarray(image, dtype=np.float64)
+    if image.mode == "F" and pixels.max(initial=0.0) <= 1.0:
+        scaled = pixels * 255.0
+    elif image.mode in _SIXTEEN_BIT_MODES or pixels.max(initial=0.0) > 255:
+        scaled = pixels / 257.0
+    else:
+        scaled = pixels
+    gray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    return Image.fromarray(gray).convert("RGB")
+
+
+def resize_to_array(image: Image.Image, size: int) -> np.ndarray:
+    """Whole image -> size x size float32 RGB array in 0..255 (bilinear, antialiased when shrinking)."""
+    resized = image.resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(resized, dtype=np.float32)
+
+
+def encode_thumbnail(image: Image.Image, *, max_side: int = THUMBNAIL_SIDE) -> bytes:
+    """A re-encoded JPEG no larger than max_side, without any of the upload's metadata."""
+    thumbnail = image.copy()
+    thumbnail.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    thumbnail.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()

@@ -1,0 +1,264 @@
+"""The models this server can run, and the state of each in this process.
+
+`MODEL_SPECS` is data: adding a Keras application is one entry. `ModelRegistry` loads each enabled
+model at most once per process, under a per-model lock, warms it with one forward pass, and keeps
+a state per model (pending -> loading -> ready | failed, with a human reason). One model failing
+never touches the others.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from recognizer.engine import CompiledModel
+from recognizer.errors import ModelNotFound, ModelNotReady
+from recognizer.weights import WeightsUnavailable, resolve_weights
+from recognizer.zoo.keras_applications import Builder, Preprocessor, application_builder, application_preprocessor
+
+logger = logging.getLogger(__name__)
+
+KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+CAFFE_PREPROCESSING = "RGB -> BGR, then the ImageNet mean pixel (103.939, 116.779, 123.68) subtracted; no scaling"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    label: str
+    input_size: int
+    build: Builder
+    preprocess: Preprocessor
+    weights_file: str | None
+    params: int
+    depth: int
+    top1: float
+    top5: float | None
+    architecture: str
+    preprocessing: str
+    weights_url: str | None = None
+    weights_hash: str | None = None
+    bundled_weights: Callable[[], Path] | None = None
+
+
+MODEL_SPECS: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        name="resnet50",
+        label="ResNet50",
+        input_size=224,
+        build=application_builder("ResNet50"),
+        preprocess=application_preprocessor("resnet50"),
+        weights_file="resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+        weights_url=f"{KERAS_WEIGHTS_URL}resnet/resnet50_weights_tf_dim_ordering_tf_kernels.h5",
+        weights_hash="2cb95161c43110f7111970584f804107",
+        params=25_636_712,
+        depth=107,
+        top1=0.749,
+        top5=0.921,
+        architecture="Residual network (He et al., 2015): 50 layers of bottleneck blocks with skip connections",
+        preprocessing=CAFFE_PREPROCESSING,
+    ),
+    ModelSpec(
+        name="vgg19",
+        label="VGG19",
+        input_size=224,
+        build=application_builder("VGG19"),
+        preprocess=application_preprocessor("vgg19"),
+        weights_file="vgg19_weights_tf_dim_ordering_tf_kernels.h5",
+        weights_url=f"{KERAS_WEIGHTS_URL}vgg19/vgg19_weights_tf_dim_ordering_tf_kernels.h5",
+        weights_hash="cbe5617147190e668d6c5d5026f83318",
+        params=143_667_240,
+        depth=19,
+        top1=0.713,
+        top5=0.900,
+        architecture="VGG (Simonyan & Zisserman, 2014): 16 3x3 convolution layers and 3 dense layers",
+        preprocessing=CAFFE_PREPROCESSING,
+    ),
+)
+
+
+class ModelState(enum.StrEnum):
+    PENDING = "pending"
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    name: str
+    label: str
+    input_size: int
+    state: ModelState
+    reason: str
+    weights: str
+
+    @property
+    def usable(self) -> bool:
+        """Ready now, or loads on first use (no background preload in this process)."""
+        return self.state in (ModelState.READY, ModelState.PENDING)
+
+    def as_dict(self) -> dict[str, str | int]:
+        return {
+            "name": self.name,
+            "label": self.label,
+            "input_size": self.input_size,
+            "state": str(self.state),
+            "reason": self.reason,
+            "weights": self.weights,
+        }
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    spec: ModelSpec
+    compiled: CompiledModel
+
+    def preprocess(self, pixels: np.ndarray) -> np.ndarray:
+        return self.spec.preprocess(pixels)
+
+
+class _Slot:
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.lock = threading.Lock()
+        self.state = ModelState.PENDING
+        self.reason = ""
+        self.loaded: LoadedModel | None = None
+
+
+class ModelRegistry:
+    def __init__(
+        self,
+        specs: Sequence[ModelSpec],
+        *,
+        weights_mode: str,
+        weights_dir: str = "",
+    ) -> None:
+        self.weights_mode = weights_mode
+        self.weights_dir = weights_dir
+        self._slots = {spec.name: _Slot(spec) for spec in specs}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._slots)
+
+    def spec(self, name: str) -> ModelSpec:
+        return self._slot(name).spec
+
+    def status(self, name: str) -> ModelStatus:
+        slot = self._slot(name)
+        return ModelStatus(
+            name=name,
+            label=slot.spec.label,
+            input_size=slot.spec.input_size,
+            state=slot.state,
+            reason=slot.reason,
+            weights=self.weights_kind(slot.spec),
+        )
+
+    def statuses(self) -> list[ModelStatus]:
+        return [self.status(name) for name in self._slots]
+
+    def weights_kind(self, spec: ModelSpec) -> str:
+        """'imagenet' (real, from Keras), 'bundled' (real, shipped in a package) or 'random'."""
+        if spec.bundled_weights is not None:
+            return "bundled"
+        return self.weights_mode
+
+    def default_model_name(self) -> str | None:
+        """ResNet50 when it can be used, else the first model that can."""
+        usable = [status.name for status in self.statuses() if status.usable]
+        if "resnet50" in usable:
+            return "resnet50"
+        return usable[0] if usable else None
+
+    def get(self, name: str) -> LoadedModel:
+        """The ready model; a pending one is loaded now (from disk only, never downloaded)."""
+        slot = self._slot(name)
+        if slot.state == ModelState.PENDING:
+            self.load(name)
+        if slot.state == ModelState.READY and slot.loaded is not None:
+            return slot.loaded
+        if slot.state == ModelState.LOADING:
+            raise ModelNotReady(f"Model {name!r} is still loading; try again in a few seconds")
+        raise ModelNotReady(f"Model {name!r} is not available: {slot.reason}")
+
+    def load(self, name: str, *, allow_download: bool = False) -> ModelState:
+        """Load once per process. Concurrent callers wait for the first one's result."""
+        slot = self._slot(name)
+        with slot.lock:
+            if slot.state in (ModelState.READY, ModelState.FAILED):
+                return slot.state
+            slot.state = ModelState.LOADING
+            try:
+                slot.loaded = self._build(slot.spec, allow_download=allow_download)
+            except WeightsUnavailable as error:
+                self._fail(slot, str(error))
+            except Exception as error:  # any failure of one model must leave the others serving
+                logger.exception("model %s failed to load", name)
+                self._fail(slot, f"failed to load: {type(error).__name__}: {error}")
+            else:
+                slot.state = ModelState.READY
+                slot.reason = ""
+                logger.info("model %s ready (%s weights)", name, self.weights_kind(slot.spec))
+            return slot.state
+
+    def load_all(self, *, allow_download: bool) -> None:
+        for name in self._slots:
+            self.load(name, allow_download=allow_download)
+
+    def preload_in_background(self) -> threading.Thread:
+        """Start loading every model (downloading missing weights if there is a network)."""
+        thread = threading.Thread(
+            target=self.load_all, kwargs={"allow_download": True}, name="imgrec-preload", daemon=True
+        )
+        for slot in self._slots.values():
+            if slot.state == ModelState.PENDING:
+                slot.state = ModelState.LOADING
+                slot.reason = "loading…"
+        thread.start()
+        return thread
+
+    def _build(self, spec: ModelSpec, *, allow_download: bool) -> LoadedModel:
+        weights_path = resolve_weights(
+            spec, mode=self.weights_mode, weights_dir=self.weights_dir, allow_download=allow_download
+        )
+        compiled = CompiledModel(spec.build(weights_path), input_size=spec.input_size)
+        compiled.warm_up()
+        return LoadedModel(spec=spec, compiled=compiled)
+
+    def _fail(self, slot: _Slot, reason: str) -> None:
+        slot.state = ModelState.FAILED
+        slot.reason = reason
+        logger.warning("model %s unavailable: %s", slot.spec.name, reason)
+
+    def _slot(self, name: str) -> _Slot:
+        try:
+            return self._slots[name]
+        except KeyError:
+            raise ModelNotFound(
+                f"Unknown model. Expected one of {', '.join(self._slots)}. Received: {name!r}"
+            ) from None
+
+
+SPECS_BY_NAME = {spec.name: spec for spec in MODEL_SPECS}
+
+
+@cache
+def get_registry() -> ModelRegistry:
+    """This process's registry, built from settings. Cheap: nothing is loaded until asked."""
+    from django.conf import settings
+
+    return ModelRegistry(
+        [SPECS_BY_NAME[name] for name in settings.IMGREC_MODELS if name in SPECS_BY_NAME],
+        weights_mode=settings.IMGREC_WEIGHTS,
+        weights_dir=settings.IMGREC_WEIGHTS_DIR,
+    )

@@ -1,0 +1,68 @@
+"""An upload handler that keeps the file in memory and stops reading past IMGREC_MAX_UPLOAD_MB.
+
+A request that declares a larger body is not parsed at all; one that sends more than it declared
+is cut off at the cap; a second file stops the parsing too (`request.upload_too_many_files`).
+Either way `request.upload_too_large` tells the view to answer 413, and no
+upload is ever written to disk.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import InMemoryUploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.http import QueryDict
+from django.utils.datastructures import MultiValueDict
+
+# Room for the multipart boundaries and the other form fields around the file.
+ENVELOPE_BYTES = 64 * 1024
+
+
+class CappedMemoryUploadHandler(FileUploadHandler):
+    def __init__(self, request: Any = None) -> None:
+        super().__init__(request)
+        self.cap = settings.IMGREC_MAX_UPLOAD_BYTES
+        self.files_seen = 0
+
+    def handle_raw_input(
+        self, input_data: Any, META: dict[str, Any], content_length: int, boundary: bytes, encoding: str | None = None
+    ) -> tuple[QueryDict, MultiValueDict] | None:
+        if content_length > self.cap + ENVELOPE_BYTES:
+            self._mark_too_large(content_length)
+            return QueryDict(), MultiValueDict()
+        return None
+
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
+        super().new_file(*args, **kwargs)
+        self.files_seen += 1
+        if self.files_seen > 1:
+            if self.request is not None:
+                self.request.upload_too_many_files = True
+            raise StopUpload(connection_reset=False)
+        self.buffer = io.BytesIO()
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
+        if start + len(raw_data) > self.cap:
+            self._mark_too_large(start + len(raw_data))
+            raise StopUpload(connection_reset=False)
+        self.buffer.write(raw_data)
+        return None
+
+    def file_complete(self, file_size: int) -> InMemoryUploadedFile:
+        self.buffer.seek(0)
+        return InMemoryUploadedFile(
+            file=self.buffer,
+            field_name=self.field_name,
+            name=self.file_name,
+            content_type=self.content_type,
+            size=file_size,
+            charset=self.charset,
+            content_type_extra=self.content_type_extra,
+        )
+
+    def _mark_too_large(self, received_bytes: int) -> None:
+        if self.request is not None:
+            self.request.upload_too_large = received_bytes

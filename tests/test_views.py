@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from recognizer.registry import SPECS_BY_NAME, ModelRegistry
+from tests.images import encode, png_bytes, scene_rgb
+
+
+def upload(client: Client, data: bytes, *, name: str = "photo.png", model: str = "resnet50", **extra: object):
+    file = SimpleUploadedFile(name, data, content_type="image/png")
+    return client.post("/", {"image": file, "model": model, **extra})
+
+
+def error_text(response) -> str:  # noqa: ANN001
+    return response.content.decode()
+
+
+def test_home_lists_both_models_with_resnet50_preselected(client: Client, registry: ModelRegistry) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert re.search(r'<option value="resnet50"[^>]*selected', html)
+    assert '<option value="vgg19"' in html
+    assert 'type="file"' in html and 'name="image"' in html
+    assert "/static/bootstrap/css/bootstrap.min.css" in html
+    assert "predictions are meaningless" in html  # random-weights banner
+
+
+@pytest.mark.parametrize("model", ["resnet50", "vgg19"])
+def test_png_upload_shows_chart_and_five_rows_highest_first(
+    client: Client, registry: ModelRegistry, model: str
+) -> None:
+    response = upload(client, png_bytes(), model=model)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'src="data:image/svg+xml;base64,' in html
+    assert 'src="data:image/jpeg;base64,' in html  # thumbnail
+    table = html.split('id="predictions"')[1].split("</table>")[0]
+    rows = re.findall(r"<tr><td>(\d)</td><td>([^<]+)</td><td><code>(n\d{8})</code></td><td[^>]*>([\d.]+)%</td>", table)
+    assert [int(rank) for rank, *_ in rows] == [1, 2, 3, 4, 5]
+    percents = [float(p) for *_, p in rows]
+    assert percents == sorted(percents, reverse=True)
+    for stage in ("decode", "preprocess", "inference", "chart", "total"):
+        assert f'<th scope="row">{stage}</th>' in html
+
+
+def test_about_describes_each_model(client: Client) -> None:
+    response = client.get("/about/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    for name in ("resnet50", "vgg19"):
+        spec = SPECS_BY_NAME[name]
+        assert spec.label in html
+        assert f"{spec.params / 1e6:.1f} M" in html
+        assert f"{spec.top1 * 100:.1f}%" in html
+    assert "BGR" in html
+
+
+def test_missing_file_is_a_400_saying_what_was_expected(client: Client) -> None:
+    response = client.post("/", {"model": "resnet50"})
+    assert response.status_code == 400
+    assert "Expected an image file in the &#x27;image&#x27; field. Received nothing" in error_text(response)
+
+
+def test_empty_file_is_a_400(client: Client) -> None:
+    response = upload(client, b"")
+    assert response.status_code == 400
+    assert "empty file" in error_text(response)
+
+
+def test_text_renamed_jpg_is_a_415_listing_accepted_formats(client: Client, registry: ModelRegistry) -> None:
+    response = upload(client, b"hello, I am a text file", name="cat.jpg")
+    assert response.status_code == 415
+    assert "Expected an image in one of JPEG, PNG, WebP, GIF or BMP" in error_text(response)
+
+
+def test_truncated_image_is_a_400(client: Client, registry: ModelRegistry) -> None:
+    data = encode(scene_rgb(), "JPEG")
+    response = upload(client, data[: len(data) // 2], name="cut.jpg")
+    assert response.status_code == 400
+    assert "truncated or corrupt" in error_text(response)
+
+
+def test_too_many_pixels_is_a_413(client: Client, registry: ModelRegistry, settings) -> None:  # noqa: ANN001
+    settings.IMGREC_MAX_PIXELS = 1000
+    response = upload(client, png_bytes())
+    assert response.status_code == 413
+    assert "Expected at most 1,000 pixels" in error_text(response)
+
+
+def test_upload_over_the_cap_is_a_413(client: Client, settings) -> None:  # noqa: ANN001
+    settings.IMGREC_MAX_UPLOAD_MB = 1
+    settings.IMGREC_MAX_UPLOAD_BYTES = 1024 * 1024
+    response = upload(client, b"\x89PNG" + b"\0" * (2 * 1024 * 1024))
+    assert response.status_code == 413
+    assert "Expected an upload of at most 1 MB" in error_text(response)
+
+
+def test_unknown_model_is_a_400_naming_the_models(client: Client) -> None:
+    response = upload(client, png_bytes(), model="alexnet")
+    assert response.status_code == 400
+    assert "Expected one of resnet50, vgg19. Received: &#x27;alexnet&#x27;" in error_text(response)
+
+
+def test_two_files_in_one_request_is_a_400(client: Client) -> None:
+    files = [SimpleUploadedFile(f"{i}.png", png_bytes(), content_type="image/png") for i in range(2)]
+    response = client.post("/", {"image": files, "model": "resnet50"})
+    assert response.status_code == 400
+    assert "Expected one image file per request" in error_text(response)
+
+
+def test_a_model_without_weights_is_disabled_with_its_reason_and_refused_with_503(
+    client: Client, registry: ModelRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    offline = ModelRegistry([SPECS_BY_NAME["resnet50"], SPECS_BY_NAME["vgg19"]], weights_mode="imagenet")
+    monkeypatch.setattr("recognizer.views.get_registry", lambda: offline)
+    response = upload(client, png_bytes(), model="vgg19")
+    assert response.status_code == 503
+    assert "weights not available offline" in error_text(response)
+    html = client.get("/").content.decode()
+    assert re.search(r'<option value="vgg19"[^>]*disabled', html)
+    assert "fetch_weights vgg19" in html
