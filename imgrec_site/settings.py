@@ -82,7 +82,7 @@ MEDIA_URL = "media/"
 MEDIA_ROOT = BASE_DIR / "media"
 
 # --- imgrec ---------------------------------------------------------------------------------
-IMGREC_MODELS = envlist("IMGREC_MODELS", "resnet50,vgg19")
+IMGREC_MODELS = envlist("IMGREC_MODELS", "resnet50,vgg19,efficientnet_lite0")
 IMGREC_WEIGHTS = envchoice("IMGREC_WEIGHTS", "imagenet", ("imagenet", "random"))
 IMGREC_WEIGHTS_DIR = os.getenv("IMGREC_WEIGHTS_DIR", "")
 IMGREC_CACHE_DIR = Path(os.getenv("IMGREC_CACHE_DIR", str(BASE_DIR / "var" / "cache")))

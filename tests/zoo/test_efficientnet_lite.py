@@ -9,7 +9,6 @@ import matplotlib
 import numpy as np
 import pytest
 import skimage
-import tensorflow as tf
 from PIL import Image
 
 from recognizer.torch_checkpoint import read_legacy_state_dict
@@ -38,9 +37,7 @@ MILITARY_UNIFORM = 652
 def _photo_batch(path: Path) -> np.ndarray:
     """The whole photo as RGB, squashed to the input size, preprocessed, batch of one."""
     with Image.open(path) as image:
-        rgb = image.convert("RGB").resize(
-            (INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR
-        )
+        rgb = image.convert("RGB").resize((INPUT_SIZE, INPUT_SIZE), Image.Resampling.BILINEAR)
     return preprocess_input(np.asarray(rgb, dtype=np.float32)[np.newaxis])
 
 
@@ -56,9 +53,7 @@ def weights_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def ported_model(weights_cache_dir: Path) -> keras.Model:
     started = time.perf_counter()
-    model = build_efficientnet_lite0(
-        bundled_weights_path(), cache_dir=weights_cache_dir
-    )
+    model = build_efficientnet_lite0(bundled_weights_path(), cache_dir=weights_cache_dir)
     print(f"first conversion from .pth: {time.perf_counter() - started:.2f} s")
     return model
 
@@ -66,9 +61,7 @@ def ported_model(weights_cache_dir: Path) -> keras.Model:
 def test_random_architecture_outputs_a_distribution() -> None:
     model = build_efficientnet_lite0(None, cache_dir=Path("/nonexistent-never-used"))
 
-    probabilities = _probabilities(
-        model, np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), np.float32)
-    )
+    probabilities = _probabilities(model, np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), np.float32))
 
     assert probabilities.shape == (1000,)
     assert math.isclose(float(probabilities.sum()), 1.0, rel_tol=1e-5)
@@ -92,9 +85,7 @@ def test_port_refuses_missing_and_left_over_tensors() -> None:
         port_torch_state_dict(model, missing)
 
     with pytest.raises(ValueError, match="_blocks.99._se_reduce"):
-        port_torch_state_dict(
-            model, {**state_dict, "_blocks.99._se_reduce.weight": np.zeros((1,))}
-        )
+        port_torch_state_dict(model, {**state_dict, "_blocks.99._se_reduce.weight": np.zeros((1,))})
     with pytest.raises(ValueError, match="_fc"):
         port_torch_state_dict(model, {**state_dict, "_fc.extra": np.zeros((1,))})
 
@@ -113,9 +104,7 @@ def _numpy_stem(image: np.ndarray, state_dict: dict[str, np.ndarray]) -> np.ndar
     height, width, _ = image.shape
     pad_top, pad_bottom = _same_padding(height, kernel, stride)
     pad_left, pad_right = _same_padding(width, kernel, stride)
-    padded = np.pad(
-        image.astype(np.float64), ((pad_top, pad_bottom), (pad_left, pad_right), (0, 0))
-    )
+    padded = np.pad(image.astype(np.float64), ((pad_top, pad_bottom), (pad_left, pad_right), (0, 0)))
     out_height, out_width = math.ceil(height / stride), math.ceil(width / stride)
     conv = np.zeros((out_height, out_width, weight.shape[0]))
     for row in range(kernel):
@@ -126,9 +115,7 @@ def _numpy_stem(image: np.ndarray, state_dict: dict[str, np.ndarray]) -> np.ndar
             ]
             conv += np.einsum("hwc,oc->hwo", window, weight[:, :, row, column])
     scale = state_dict["_bn0.weight"] / np.sqrt(state_dict["_bn0.running_var"] + 1e-3)
-    normalised = (conv - state_dict["_bn0.running_mean"]) * scale + state_dict[
-        "_bn0.bias"
-    ]
+    normalised = (conv - state_dict["_bn0.running_mean"]) * scale + state_dict["_bn0.bias"]
     return np.clip(normalised, 0.0, 6.0)
 
 
@@ -136,9 +123,7 @@ def test_stem_matches_an_independent_numpy_computation(
     ported_model: keras.Model,
 ) -> None:
     batch = _photo_batch(CHELSEA)
-    stem = keras.Model(
-        ported_model.input, ported_model.get_layer("stem_activation").output
-    )
+    stem = keras.Model(ported_model.input, ported_model.get_layer("stem_activation").output)
 
     keras_stem = keras.ops.convert_to_numpy(stem(batch, training=False))[0]
     numpy_stem = _numpy_stem(batch[0], read_legacy_state_dict(bundled_weights_path()))
@@ -176,26 +161,6 @@ def test_grace_hopper_wears_a_military_uniform(ported_model: keras.Model) -> Non
     assert MILITARY_UNIFORM in np.argsort(probabilities)[-5:]
 
 
-@pytest.mark.slow
-def test_forward_time_for_a_batch_of_one(ported_model: keras.Model) -> None:
-    signature = [tf.TensorSpec((1, INPUT_SIZE, INPUT_SIZE, 3), tf.float32)]
-    infer = tf.function(
-        lambda x: ported_model(x, training=False), input_signature=signature
-    )
-    batch = tf.constant(_photo_batch(COFFEE))
-    for _ in range(3):
-        infer(batch)
-
-    calls = 20
-    started = time.perf_counter()
-    for _ in range(calls):
-        probabilities = infer(batch).numpy()
-    elapsed = (time.perf_counter() - started) / calls
-
-    print(f"forward, batch of 1, tf.function: {elapsed * 1000:.1f} ms")
-    assert int(probabilities.argmax()) == ESPRESSO
-
-
 def test_second_build_loads_the_cached_weights(
     ported_model: keras.Model, weights_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -207,21 +172,15 @@ def test_second_build_loads_the_cached_weights(
 
     monkeypatch.setattr(efficientnet_lite, "read_legacy_state_dict", refuse_to_read)
     started = time.perf_counter()
-    reloaded = build_efficientnet_lite0(
-        bundled_weights_path(), cache_dir=weights_cache_dir
-    )
+    reloaded = build_efficientnet_lite0(bundled_weights_path(), cache_dir=weights_cache_dir)
     print(f"load from .weights.h5 cache: {time.perf_counter() - started:.2f} s")
 
     assert cache_file.stat().st_mtime_ns == cached_mtime
     batch = _photo_batch(COFFEE)
-    np.testing.assert_array_equal(
-        _probabilities(reloaded, batch), _probabilities(ported_model, batch)
-    )
+    np.testing.assert_array_equal(_probabilities(reloaded, batch), _probabilities(ported_model, batch))
 
 
-def test_corrupt_cache_is_rebuilt_from_the_source(
-    ported_model: keras.Model, tmp_path: Path
-) -> None:
+def test_corrupt_cache_is_rebuilt_from_the_source(ported_model: keras.Model, tmp_path: Path) -> None:
     build_efficientnet_lite0(bundled_weights_path(), cache_dir=tmp_path)
     (cache_file,) = tmp_path.glob("efficientnet_lite0-*.weights.h5")
     cache_file.write_bytes(b"not an HDF5 file")
@@ -231,6 +190,4 @@ def test_corrupt_cache_is_rebuilt_from_the_source(
     assert cache_file.read_bytes().startswith(b"\x89HDF\r\n\x1a\n")
     assert [path.name for path in tmp_path.iterdir()] == [cache_file.name]
     batch = _photo_batch(CAMERA)
-    np.testing.assert_array_equal(
-        _probabilities(rebuilt, batch), _probabilities(ported_model, batch)
-    )
+    np.testing.assert_array_equal(_probabilities(rebuilt, batch), _probabilities(ported_model, batch))
