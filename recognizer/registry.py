@@ -209,7 +209,8 @@ class ModelRegistry:
         if default is None or default == "resnet50" or "resnet50" not in self._slots:
             return ""
         resnet = self.status("resnet50")
-        return f"{self.spec(default).label} is preselected because ResNet50 is {resnet.state}: {resnet.reason}"
+        condition = "still loading" if resnet.state == ModelState.LOADING else "unavailable"
+        return f"{self.spec(default).label} is preselected because ResNet50 is {condition}: {resnet.reason}"
 
     def get(self, name: str) -> LoadedModel:
         """The ready model; a pending one is loaded now (from disk only, never downloaded)."""

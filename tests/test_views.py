@@ -138,4 +138,4 @@ def test_without_imagenet_weights_efficientnet_lite0_is_preselected_and_the_page
     html = client.get("/").content.decode()
     assert re.search(r'<option value="efficientnet_lite0"[^>]*selected', html)
     assert re.search(r'<option value="resnet50"[^>]*disabled', html)
-    assert "EfficientNet-Lite0 is preselected because ResNet50 is failed: weights not available offline" in html
+    assert "EfficientNet-Lite0 is preselected because ResNet50 is unavailable: weights not available offline" in html
