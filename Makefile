@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: run dev test lint install install-dev migrate static clean
+.PHONY: run dev test lint install install-dev migrate static clean browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,9 +48,28 @@ dev: migrate
 lint: install-dev
 	$(BIN)/ruff check .
 
-test: install-dev
+test: install-dev browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 clean:
 	rm -rf $(VENV) staticfiles
+
+# --- Browser tests (tests/browser/): Debian's chromium and axe-core --------------------------
+# Playwright drives /usr/bin/chromium; its own browser download does not work offline, so never
+# `playwright install`. axe-core (npm, pinned in package-lock.json) goes into node_modules/.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+AXE_CORE := node_modules/axe-core/axe.min.js
+
+browser-deps: $(AXE_CORE)
+	@command -v chromium >/dev/null || { \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "The browser tests need Debian's chromium (/usr/bin/chromium) and apt-get is not available here: install chromium, then run make test again." >&2; exit 1; \
+	  elif [ "$$(id -u)" != 0 ]; then \
+	    echo "The browser tests need Debian's chromium: run 'sudo apt-get install -y chromium' (or make test as root)." >&2; exit 1; \
+	  else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+
+$(AXE_CORE): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "The accessibility tests need npm for axe-core: apt-get install -y npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund --silent
+	touch $@

@@ -7,6 +7,9 @@ from django import forms
 
 from recognizer.imaging import ACCEPTED_DESCRIPTION
 from recognizer.registry import ModelState, ModelStatus
+from recognizer.services import MAX_TOP_K
+
+DEFAULT_TOP_K = 5
 
 
 def option_label(status: ModelStatus) -> str:
@@ -42,6 +45,18 @@ class UploadForm(forms.Form):
         },
     )
     model = forms.ChoiceField(label="Model")
+    top_k = forms.TypedChoiceField(
+        label="Classes shown",
+        help_text="How many of the most likely classes to list (top k).",
+        choices=[(k, str(k)) for k in range(1, MAX_TOP_K + 1)],
+        coerce=int,
+        required=False,
+        empty_value=DEFAULT_TOP_K,
+        initial=DEFAULT_TOP_K,
+        error_messages={
+            "invalid_choice": f"Expected top_k to be a whole number from 1 to {MAX_TOP_K}. Received %(value)r"
+        },
+    )
 
     def __init__(self, *args: Any, statuses: Sequence[ModelStatus], default_model: str | None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -18,7 +18,6 @@ from recognizer.imaging import encode_thumbnail
 from recognizer.registry import ModelRegistry, get_registry
 from recognizer.services import Classification, classify_image
 
-TOP_K = 5
 TIMED_STAGES = ("decode", "preprocess", "inference", "chart", "total")
 
 
@@ -70,7 +69,7 @@ def _classify_upload(request: HttpRequest, registry: ModelRegistry) -> HttpRespo
     result = classify_image(
         image_bytes=form.cleaned_data["image"].read(),
         model_name=form.cleaned_data["model"],
-        top_k=TOP_K,
+        top_k=form.cleaned_data["top_k"],
         max_pixels=settings.IMGREC_MAX_PIXELS,
         registry=registry,
     )
@@ -80,7 +79,7 @@ def _classify_upload(request: HttpRequest, registry: ModelRegistry) -> HttpRespo
 def _render_result(request: HttpRequest, result: Classification, registry: ModelRegistry) -> HttpResponse:
     spec = registry.spec(result.model)
     chart_start = time.perf_counter()
-    chart = svg_data_uri(render_bar_chart_svg(result.predictions, title=f"{spec.label}: top {TOP_K}"))
+    chart = svg_data_uri(render_bar_chart_svg(result.predictions, title=f"{spec.label}: top {len(result.predictions)}"))
     result.timings_ms["chart"] = (time.perf_counter() - chart_start) * 1000.0
     result.timings_ms["total"] += result.timings_ms["chart"]
     thumbnail = base64.b64encode(encode_thumbnail(result.image)).decode("ascii")

@@ -1,0 +1,408 @@
+// Progressive enhancement of the upload form (templates/recognizer/_upload_form.html).
+// Without this file the form is a plain multipart POST to the result page; with it a photo can also be
+// dropped, pasted or taken with the camera, is previewed, and is sent to the JSON API so the result
+// appears on this page. The model dropdown follows each model's state from GET /api/v1/models.
+(function () {
+  "use strict";
+
+  const form = document.getElementById("upload-form");
+  if (!form) {
+    return;
+  }
+  const input = form.querySelector('input[type="file"][name="image"]');
+  const modelSelect = form.querySelector('select[name="model"]');
+  const submitButton = document.getElementById("upload-submit");
+  const dropZone = document.getElementById("drop-zone");
+  const preview = document.getElementById("upload-preview");
+  const previewImage = document.getElementById("preview-image");
+  const previewCaption = document.getElementById("preview-caption");
+  const progress = document.getElementById("upload-progress");
+  const progressText = document.getElementById("upload-progress-text");
+  const result = document.getElementById("live-result");
+  const classifyUrl = form.dataset.classifyUrl;
+  const modelsUrl = form.dataset.modelsUrl;
+  const POLL_LOADING_MS = 2000;
+
+  // ---- choosing a file: picker, drop, paste, camera -------------------------------------------
+
+  function formatBytes(bytes) {
+    if (bytes < 1024) {
+      return bytes + " bytes";
+    }
+    if (bytes < 1024 * 1024) {
+      return (bytes / 1024).toFixed(1) + " KB";
+    }
+    return (bytes / 1024 / 1024).toFixed(1) + " MB";
+  }
+
+  function showPreview(file) {
+    previewCaption.textContent = file.name + " · " + formatBytes(file.size);
+    preview.hidden = false;
+    if (!file.type.startsWith("image/")) {
+      previewImage.hidden = true;
+      previewImage.removeAttribute("src");
+      previewImage.alt = "";
+      return;
+    }
+    // A data: URL rather than a blob: URL, so the page needs no extra Content-Security-Policy source.
+    const reader = new FileReader();
+    reader.addEventListener("load", function () {
+      previewImage.src = reader.result;
+      previewImage.alt = "Preview of the chosen image, " + file.name;
+      previewImage.hidden = false;
+    });
+    reader.readAsDataURL(file);
+  }
+
+  function useFile(file) {
+    const transfer = new DataTransfer();
+    transfer.items.add(file);
+    input.files = transfer.files;
+    clearError();
+    showPreview(file);
+  }
+
+  input.addEventListener("change", function () {
+    clearError();
+    if (input.files.length > 0) {
+      showPreview(input.files[0]);
+    } else {
+      preview.hidden = true;
+    }
+  });
+
+  dropZone.addEventListener("dragover", function (event) {
+    event.preventDefault();
+    dropZone.classList.add("drop-zone-active");
+  });
+  dropZone.addEventListener("dragleave", function () {
+    dropZone.classList.remove("drop-zone-active");
+  });
+  dropZone.addEventListener("drop", function (event) {
+    event.preventDefault();
+    dropZone.classList.remove("drop-zone-active");
+    const files = event.dataTransfer ? event.dataTransfer.files : [];
+    if (files.length > 0) {
+      useFile(files[0]);
+    }
+  });
+
+  document.addEventListener("paste", function (event) {
+    const files = event.clipboardData ? Array.from(event.clipboardData.files) : [];
+    const image = files.find(function (file) {
+      return file.type.startsWith("image/");
+    });
+    if (image) {
+      event.preventDefault();
+      const name = image.name && image.name !== "image.png" ? image.name : "pasted-image." + image.type.split("/")[1];
+      useFile(new File([image], name, { type: image.type }));
+    }
+  });
+
+  const cameraButton = document.getElementById("camera-button");
+  const cameraDialog = document.getElementById("camera-dialog");
+  const cameraVideo = document.getElementById("camera-video");
+  let cameraStream = null;
+
+  function stopCamera() {
+    if (cameraStream) {
+      cameraStream.getTracks().forEach(function (track) {
+        track.stop();
+      });
+      cameraStream = null;
+    }
+    if (cameraDialog.open) {
+      cameraDialog.close();
+    }
+  }
+
+  async function startCamera() {
+    try {
+      cameraStream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    } catch (error) {
+      showError("The camera could not be used (" + error.name + "). Choose a photo instead.");
+      input.click();
+      return;
+    }
+    cameraVideo.srcObject = cameraStream;
+    cameraDialog.showModal();
+  }
+
+  function capturePhoto() {
+    const canvas = document.createElement("canvas");
+    canvas.width = cameraVideo.videoWidth;
+    canvas.height = cameraVideo.videoHeight;
+    canvas.getContext("2d").drawImage(cameraVideo, 0, 0);
+    canvas.toBlob(
+      function (blob) {
+        stopCamera();
+        if (blob) {
+          useFile(new File([blob], "camera-photo.jpg", { type: "image/jpeg" }));
+        }
+        cameraButton.focus();
+      },
+      "image/jpeg",
+      0.92
+    );
+  }
+
+  const hasCamera = Boolean(navigator.mediaDevices && navigator.mediaDevices.getUserMedia && cameraDialog.showModal);
+  if (hasCamera) {
+    cameraButton.hidden = false;
+    cameraButton.addEventListener("click", startCamera);
+    document.getElementById("camera-capture").addEventListener("click", capturePhoto);
+    document.getElementById("camera-cancel").addEventListener("click", stopCamera);
+    cameraDialog.addEventListener("cancel", stopCamera);
+  }
+  document.getElementById("drop-hint").hidden = false;
+  dropZone.classList.add("drop-zone-enhanced");
+
+  // ---- model states ----------------------------------------------------------------------------
+
+  function optionLabel(model) {
+    if (model.state === "loading") {
+      return model.label + " (loading…)";
+    }
+    if (model.state === "failed") {
+      return model.label + " (unavailable: " + model.reason + ")";
+    }
+    return model.label;
+  }
+
+  function usable(model) {
+    return model.state === "ready" || model.state === "pending";
+  }
+
+  function showModelStates(models) {
+    models.forEach(function (model) {
+      const option = modelSelect.querySelector('option[value="' + CSS.escape(model.name) + '"]');
+      if (option) {
+        option.textContent = optionLabel(model);
+        option.disabled = !usable(model);
+      }
+      const badge = document.querySelector('[data-model-state="' + CSS.escape(model.name) + '"]');
+      if (badge) {
+        badge.textContent = model.state === "pending" ? "loads on first use" : model.state;
+        badge.className = "badge state-" + model.state;
+      }
+    });
+    const selected = modelSelect.options[modelSelect.selectedIndex];
+    if (!selected || selected.disabled) {
+      const firstUsable = Array.from(modelSelect.options).find(function (option) {
+        return !option.disabled;
+      });
+      if (firstUsable) {
+        firstUsable.selected = true;
+      }
+    }
+  }
+
+  let pollTimer = null;
+
+  async function refreshModelStates() {
+    if (!modelsUrl) {
+      return;
+    }
+    let models;
+    try {
+      const response = await fetch(modelsUrl, { headers: { Accept: "application/json" } });
+      if (!response.ok) {
+        return;
+      }
+      models = (await response.json()).models;
+    } catch (error) {
+      return; // the server-rendered states stay; the next classification asks again
+    }
+    showModelStates(models);
+    clearTimeout(pollTimer);
+    if (
+      models.some(function (model) {
+        return model.state === "loading";
+      })
+    ) {
+      pollTimer = setTimeout(refreshModelStates, POLL_LOADING_MS);
+    }
+  }
+
+  refreshModelStates();
+
+  // ---- sending and showing the result ----------------------------------------------------------
+
+  function errorBox() {
+    let box = document.getElementById("upload-error");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "upload-error";
+      box.className = "alert alert-danger";
+      box.setAttribute("role", "alert");
+      form.insertBefore(box, dropZone);
+    }
+    return box;
+  }
+
+  function showError(message) {
+    const box = errorBox();
+    box.textContent = message;
+    box.hidden = false;
+  }
+
+  function clearError() {
+    const box = document.getElementById("upload-error");
+    if (box) {
+      box.hidden = true;
+      box.textContent = "";
+    }
+  }
+
+  function setBusy(busy, message) {
+    submitButton.disabled = busy;
+    form.setAttribute("aria-busy", busy ? "true" : "false");
+    progress.hidden = !busy;
+    progressText.textContent = message || "";
+  }
+
+  function element(tag, attributes, text) {
+    const node = document.createElement(tag);
+    Object.keys(attributes || {}).forEach(function (name) {
+      node.setAttribute(name, attributes[name]);
+    });
+    if (text !== undefined) {
+      node.textContent = text;
+    }
+    return node;
+  }
+
+  function percent(score) {
+    return (score * 100).toFixed(1) + "%";
+  }
+
+  function renderChart(predictions) {
+    // Bars as HTML: each row says its label and probability in text, the bar only repeats it visually.
+    const chart = element("ol", { class: "bar-chart list-unstyled", id: "top-k-chart" });
+    predictions.forEach(function (prediction) {
+      const row = element("li", { class: "bar-row" });
+      row.appendChild(element("span", { class: "bar-label" }, prediction.label));
+      const track = element("span", { class: "bar-track", "aria-hidden": "true" });
+      const bar = element("span", { class: "bar" });
+      bar.style.width = Math.max(prediction.score * 100, 0.5).toFixed(2) + "%";
+      track.appendChild(bar);
+      row.appendChild(track);
+      row.appendChild(element("span", { class: "bar-value" }, percent(prediction.score)));
+      chart.appendChild(row);
+    });
+    return chart;
+  }
+
+  function renderTable(predictions) {
+    const table = element("table", { class: "table table-sm", id: "predictions" });
+    table.appendChild(element("caption", {}, "Top " + predictions.length + " of 1000 ImageNet classes"));
+    const head = element("thead");
+    const headRow = element("tr");
+    [
+      ["#", ""],
+      ["Label", ""],
+      ["Class id", ""],
+      ["Probability", "text-end"],
+    ].forEach(function (column) {
+      headRow.appendChild(element("th", { scope: "col", class: column[1] }, column[0]));
+    });
+    head.appendChild(headRow);
+    table.appendChild(head);
+    const body = element("tbody");
+    predictions.forEach(function (prediction, position) {
+      const row = element("tr");
+      row.appendChild(element("td", {}, String(position + 1)));
+      row.appendChild(element("td", {}, prediction.label));
+      const id = element("td");
+      id.appendChild(element("code", {}, prediction.class_id));
+      row.appendChild(id);
+      row.appendChild(element("td", { class: "text-end" }, percent(prediction.score)));
+      body.appendChild(row);
+    });
+    table.appendChild(body);
+    return table;
+  }
+
+  function renderTimings(timings) {
+    const parts = Object.keys(timings).map(function (stage) {
+      return stage + " " + Number(timings[stage]).toFixed(1) + " ms";
+    });
+    return element("p", { class: "small text-body-secondary", id: "timings" }, "Time per stage: " + parts.join(" · "));
+  }
+
+  function showResult(data) {
+    const selected = modelSelect.querySelector('option[value="' + CSS.escape(data.model) + '"]');
+    const modelLabel = selected ? selected.textContent.replace(/ \(.*\)$/, "") : data.model;
+    const top = data.predictions[0];
+    result.replaceChildren();
+    const title = element("h2", { class: "h4", id: "live-result-title" }, modelLabel + " sees: " + top.label);
+    if (data.cached) {
+      title.appendChild(document.createTextNode(" "));
+      title.appendChild(element("span", { class: "badge text-bg-info", id: "cached-badge" }, "cached"));
+    }
+    result.appendChild(title);
+    if (data.permalink) {
+      const link = element("p", { class: "small" }, "Permalink: ");
+      link.appendChild(element("a", { href: data.permalink }, new URL(data.permalink, location.href).href));
+      result.appendChild(link);
+    }
+    result.appendChild(renderChart(data.predictions));
+    result.appendChild(renderTable(data.predictions));
+    result.appendChild(renderTimings(data.timings_ms || {}));
+    result.hidden = false;
+    result.focus();
+  }
+
+  async function readError(response) {
+    try {
+      const data = await response.json();
+      if (data && data.error) {
+        return data.error;
+      }
+    } catch (error) {
+      // not JSON: fall through to the status line
+    }
+    return "The server answered " + response.status + " " + response.statusText + ". Try again.";
+  }
+
+  async function classify() {
+    const body = new FormData(form);
+    setBusy(true, "Uploading and recognising…");
+    try {
+      const response = await fetch(classifyUrl, { method: "POST", body: body, headers: { Accept: "application/json" } });
+      if (!response.ok) {
+        showError(await readError(response));
+        return;
+      }
+      clearError();
+      showResult(await response.json());
+    } catch (error) {
+      showError("The request could not be sent (" + error.message + "). Check the connection and try again.");
+    } finally {
+      setBusy(false);
+      refreshModelStates();
+    }
+  }
+
+  form.addEventListener("submit", function (event) {
+    if (!classifyUrl) {
+      setBusy(true, "Uploading and recognising…"); // the plain POST goes on; a new page replaces this one
+      return;
+    }
+    event.preventDefault();
+    if (submitButton.disabled) {
+      return;
+    }
+    if (input.files.length === 0) {
+      showError("Choose an image first: pick a file, drop one here, paste one or take a photo.");
+      input.focus();
+      return;
+    }
+    classify();
+  });
+
+  // The page can come back from the back/forward cache with the button still disabled.
+  window.addEventListener("pageshow", function () {
+    setBusy(false);
+  });
+})();

@@ -1,0 +1,107 @@
+"""Every page in Chromium at desktop and 375 px: axe-core, no sideways scrolling, and a screenshot each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    assert_accessible,
+    horizontal_overflow,
+    image_payload,
+    new_page,
+    save_screenshot,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def open_upload(page: Page, base: str) -> None:
+    page.goto(base)
+    page.get_by_label("Image", exact=True).set_input_files(image_payload("scene.png"))
+    expect(page.locator("#preview-image")).to_be_visible()
+
+
+def open_live_result(page: Page, base: str) -> None:
+    open_upload(page, base)
+    page.get_by_role("button", name="Recognise").click()
+    expect(page.locator("#live-result #predictions tbody tr")).to_have_count(5)
+
+
+def open_result_page(page: Page, base: str) -> None:
+    """The server-rendered result page (the form posted without the enhancement, as with JS off)."""
+    page.goto(base)
+    page.evaluate("() => { document.getElementById('upload-form').dataset.classifyUrl = ''; }")
+    page.get_by_label("Image", exact=True).set_input_files(image_payload())
+    with page.expect_navigation():
+        page.get_by_role("button", name="Recognise").click()
+    expect(page.locator("#predictions tbody tr")).to_have_count(5)
+
+
+def open_about(page: Page, base: str) -> None:
+    page.goto(f"{base}/about/")
+
+
+def open_compare(page: Page, base: str) -> None:
+    page.goto(f"{base}/compare/")
+    page.get_by_label("Image", exact=True).set_input_files(image_payload())
+    with page.expect_navigation():
+        page.get_by_role("button", name="Compare").click()
+    expect(page.locator("#ensemble")).to_be_visible()
+
+
+def open_history(page: Page, base: str) -> None:
+    open_result_page(page, base)
+    page.get_by_role("link", name="History").click()
+    expect(page.locator("#history tbody tr")).to_have_count(1)
+
+
+PAGES: dict[str, Callable[[Page, str], None]] = {
+    "upload": open_upload,
+    "result-live": open_live_result,
+    "result": open_result_page,
+    "about": open_about,
+    "compare": open_compare,
+    "history": open_history,
+}
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_is_accessible_and_fits_a_phone(base: str, browser: Browser, name: str) -> None:
+    for label, viewport in (("desktop", DESKTOP), ("375px", PHONE)):
+        context, page = new_page(browser, viewport=viewport)
+        try:
+            PAGES[name](page, base)
+            if label == "desktop":
+                assert_accessible(page)
+            save_screenshot(page, f"{name}-{label}")
+            assert horizontal_overflow(page) <= 0, f"{name} scrolls sideways at {viewport['width']} px"
+        finally:
+            context.close()
+
+
+def test_compare_shows_one_chart_per_model_and_the_ensemble(base: str, page: Page) -> None:
+    open_compare(page, base)
+    cards = page.locator("#comparison .card")
+    models = ["resnet50", "vgg19", "efficientnet_lite0"]
+    expect(cards).to_have_count(len(models) + 1)
+    for name in models:
+        chart = page.locator(f"#model-{name} img")
+        assert chart.get_attribute("alt").startswith("Bar chart of the top predictions: ")
+        assert chart.evaluate("img => img.naturalWidth") > 0
+    expect(page.locator("#ensemble img")).to_be_visible()
+    expect(page.locator("#ensemble li")).to_have_count(5)
+
+
+def test_history_lists_each_result(base: str, page: Page) -> None:
+    open_result_page(page, base)
+    top_label = page.locator("#predictions tbody tr").first.locator("td").nth(1).inner_text()
+    page.get_by_role("link", name="History").click()
+    rows = page.locator("#history tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(top_label)
+    expect(rows.first.get_by_role("img")).to_have_attribute("alt", f"Thumbnail of the image classified as {top_label}")

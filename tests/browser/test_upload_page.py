@@ -1,0 +1,223 @@
+"""The upload page in a real Chromium: choose, drop, paste or snap a photo, see the result without a reload."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, Route, expect
+
+from recognizer.registry import SPECS_BY_NAME, ModelRegistry
+from tests.browser.conftest import DESKTOP, dispatch_file, image_payload, new_page, save_screenshot
+from tests.images import encode, scene_rgb
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def expect_result(page: Page, rows: int = 5) -> None:
+    result = page.locator("#live-result")
+    expect(result).to_be_visible()
+    expect(result.locator("#live-result-title")).to_contain_text("sees:")
+    expect(result.locator("#top-k-chart li")).to_have_count(rows)
+    expect(result.locator("#predictions tbody tr")).to_have_count(rows)
+
+
+def submit_without_reload(page: Page) -> None:
+    """Submit and check it was answered on this page: a marker set before survives only without a reload."""
+    page.evaluate("() => { window.stillThisPage = true; }")
+    page.get_by_role("button", name="Recognise").click()
+    expect(page.locator("#live-result")).to_be_visible()
+    assert page.evaluate("() => window.stillThisPage") is True
+
+
+def test_choose_preview_submit_shows_chart_and_five_rows(base: str, page: Page, page_errors: list[str]) -> None:
+    page.goto(base)
+    expect(page.locator("#upload-preview")).to_be_hidden()
+    page.get_by_label("Image", exact=True).set_input_files(image_payload("holiday.png"))
+    preview = page.locator("#preview-image")
+    expect(preview).to_be_visible()
+    expect(preview).to_have_attribute("alt", "Preview of the chosen image, holiday.png")
+    assert preview.evaluate("img => img.naturalWidth") == 320
+    expect(page.locator("#preview-caption")).to_contain_text("holiday.png")
+    submit_without_reload(page)
+    expect_result(page)
+    expect(page.locator("#live-result")).to_be_focused()
+    expect(page.get_by_role("button", name="Recognise")).to_be_enabled()
+    expect(page.locator("#upload-progress")).to_be_hidden()
+    save_screenshot(page, "upload-result-js-desktop")
+
+
+def test_button_is_disabled_and_progress_shown_while_working(base: str, page: Page, page_errors: list[str]) -> None:
+    page.goto(base)
+    page.get_by_label("Image", exact=True).set_input_files(image_payload())
+    sent: list[str] = []
+    page.on("request", lambda request: sent.append(request.url) if "/api/v1/classify" in request.url else None)
+    held: list[Route] = []
+    page.route("**/api/v1/classify", held.append)  # the answer waits until the busy state has been seen
+    button = page.get_by_role("button", name="Recognise")
+    button.click()
+    expect(button).to_be_disabled()
+    expect(page.locator("#upload-progress")).to_be_visible()
+    expect(page.locator("#upload-progress-text")).to_have_text("Uploading and recognising…")
+    button.click(force=True)
+    page.keyboard.press("Enter")
+    held[0].continue_()
+    expect_result(page)
+    expect(button).to_be_enabled()
+    expect(page.locator("#upload-progress")).to_be_hidden()
+    assert len(sent) == 1
+
+
+def test_top_k_selector_sets_the_number_of_rows(base: str, page: Page, page_errors: list[str]) -> None:
+    page.goto(base)
+    page.get_by_label("Image", exact=True).set_input_files(image_payload())
+    page.get_by_label("Classes shown").select_option("3")
+    page.get_by_role("button", name="Recognise").click()
+    expect_result(page, rows=3)
+
+
+@pytest.mark.parametrize("kind", ["drop", "paste"])
+def test_dropped_or_pasted_image_is_previewed_and_recognised(
+    base: str, page: Page, page_errors: list[str], kind: str
+) -> None:
+    page.goto(base)
+    dispatch_file(page, kind, f"{kind}.jpg", encode(scene_rgb(), "JPEG"), "image/jpeg")
+    expect(page.locator("#preview-image")).to_be_visible()
+    expect(page.locator("#preview-caption")).to_contain_text(f"{kind}.jpg")
+    assert page.get_by_label("Image", exact=True).evaluate("input => input.files[0].name") == f"{kind}.jpg"
+    submit_without_reload(page)
+    expect_result(page)
+
+
+def test_camera_capture_fills_the_form(base: str, page: Page, page_errors: list[str]) -> None:
+    page.goto(base)
+    page.get_by_role("button", name="Take a photo with the camera").click()
+    dialog = page.locator("#camera-dialog")
+    expect(dialog).to_be_visible()
+    page.wait_for_function("() => document.getElementById('camera-video').videoWidth > 0")
+    page.get_by_role("button", name="Capture").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("#preview-caption")).to_contain_text("camera-photo.jpg")
+    submit_without_reload(page)
+    expect_result(page)
+
+
+def test_a_non_image_shows_a_readable_error_and_the_page_stays_usable(
+    base: str, page: Page, page_errors: list[str]
+) -> None:
+    page.goto(base)
+    page.get_by_label("Image", exact=True).set_input_files(
+        {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"these are not pixels\n" * 20}
+    )
+    expect(page.locator("#preview-caption")).to_contain_text("notes.txt")
+    page.get_by_role("button", name="Recognise").click()
+    error = page.get_by_role("alert")
+    expect(error).to_contain_text("Expected")
+    expect(error).not_to_contain_text("Traceback")
+    expect(page.get_by_role("button", name="Recognise")).to_be_enabled()
+    expect(page.locator("#live-result")).to_be_hidden()
+
+    page.get_by_label("Image", exact=True).set_input_files(image_payload())
+    expect(error).to_be_hidden()
+    page.get_by_role("button", name="Recognise").click()
+    expect_result(page)
+
+
+def test_submitting_without_a_file_says_what_to_do(base: str, page: Page, page_errors: list[str]) -> None:
+    page.goto(base)
+    page.evaluate("() => document.getElementById('id_image').removeAttribute('required')")
+    page.get_by_role("button", name="Recognise").click()
+    expect(page.get_by_role("alert")).to_contain_text("Choose an image first")
+    expect(page.get_by_label("Image", exact=True)).to_be_focused()
+
+
+def test_an_unavailable_model_is_disabled_with_its_reason(
+    base: str, page: Page, page_errors: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty Keras cache: no ImageNet weights for ResNet50
+    offline = ModelRegistry([SPECS_BY_NAME["resnet50"], SPECS_BY_NAME["efficientnet_lite0"]], weights_mode="imagenet")
+    for module in ("recognizer.views", "recognizer.api"):
+        monkeypatch.setattr(f"{module}.get_registry", lambda: offline, raising=False)
+    page.goto(base)
+    resnet = page.locator('#id_model option[value="resnet50"]')
+    expect(resnet).to_be_disabled()
+    expect(resnet).to_contain_text("ResNet50 (unavailable: weights not available offline")
+    expect(resnet).to_contain_text("fetch_weights resnet50")
+    expect(page.get_by_label("Model")).to_have_value("efficientnet_lite0")
+    expect(page.locator('[data-model-state="resnet50"]')).to_have_text("failed")
+
+
+def test_model_states_follow_the_server_from_loading_to_ready(
+    base: str, page: Page, page_errors: list[str], registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    states = iter(["loading", "loading", "ready"])
+    real_models = page.context.request.get(f"{base}/api/v1/models")
+    if real_models.status == 404:
+        pytest.skip("GET /api/v1/models is not on this branch yet (issue 4)")
+    body = real_models.json()
+
+    def answer(route: Route) -> None:
+        state = next(states, "ready")
+        models = [
+            {**model, "state": state, "reason": "loading…" if state == "loading" else ""}
+            if model["name"] == "vgg19"
+            else model
+            for model in body["models"]
+        ]
+        route.fulfill(json={"models": models})
+
+    page.route("**/api/v1/models", answer)
+    page.goto(base)
+    vgg = page.locator('#id_model option[value="vgg19"]')
+    expect(vgg).to_have_text("VGG19 (loading…)")
+    expect(vgg).to_be_disabled()
+    expect(page.locator('[data-model-state="vgg19"]')).to_have_text("loading")
+    expect(vgg).to_have_text("VGG19", timeout=10_000)
+    expect(vgg).to_be_enabled()
+    expect(page.locator('[data-model-state="vgg19"]')).to_have_text("ready")
+
+
+def test_keyboard_only(base: str, page: Page, page_errors: list[str]) -> None:
+    page.goto(base)
+
+    def tab_to(selector: str, limit: int = 25) -> None:
+        for _ in range(limit):
+            page.keyboard.press("Tab")
+            if page.evaluate("s => document.activeElement.matches(s)", selector):
+                outline = page.evaluate("() => getComputedStyle(document.activeElement).outlineStyle")
+                assert outline != "none", f"{selector} has no visible focus"
+                return
+        raise AssertionError(f"{selector} not reachable with Tab")
+
+    tab_to("#id_image")
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Space")
+    chooser.value.set_files(image_payload("keyboard.png"))
+    expect(page.locator("#preview-caption")).to_contain_text("keyboard.png")
+    tab_to("#id_model")
+    tab_to("#id_top_k")
+    page.keyboard.type("3")
+    expect(page.get_by_label("Classes shown")).to_have_value("3")
+    tab_to("#upload-submit")
+    page.keyboard.press("Enter")
+    expect_result(page, rows=3)
+    expect(page.locator("#live-result")).to_be_focused()
+
+
+def test_with_javascript_off_the_plain_form_works(base: str, browser: Browser) -> None:
+    context, page = new_page(browser, java_script_enabled=False, viewport=DESKTOP)
+    try:
+        page.goto(base)
+        expect(page.locator("#drop-hint")).to_be_hidden()
+        expect(page.locator("#camera-button")).to_be_hidden()
+        page.get_by_label("Image", exact=True).set_input_files(image_payload())
+        page.get_by_label("Classes shown").select_option("7")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Recognise").click()
+        expect(page.locator("h1")).to_contain_text("sees:")
+        expect(page.locator("#predictions tbody tr")).to_have_count(7)
+        chart_alt = re.compile(r"^Bar chart of the top predictions: .+")
+        expect(page.locator("#top-k-chart")).to_have_attribute("alt", chart_alt)
+    finally:
+        context.close()
