@@ -127,6 +127,14 @@ def save_screenshot(page: Page, name: str) -> Path:
     return path
 
 
+HORIZONTAL_OVERFLOW_JS = """
+() => Math.max(
+  document.documentElement.scrollWidth - window.innerWidth,
+  ...Array.from(document.querySelectorAll(".table-responsive"), (box) => box.scrollWidth - box.clientWidth),
+)
+"""
+
+
 def horizontal_overflow(page: Page) -> int:
-    """How many CSS pixels the page is wider than the window (0 when nothing scrolls sideways)."""
-    return page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    """How many CSS pixels the page, or a table in its scroll box, is wider than its room (0: nothing scrolls)."""
+    return page.evaluate(HORIZONTAL_OVERFLOW_JS)

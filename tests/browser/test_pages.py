@@ -33,9 +33,9 @@ def open_live_result(page: Page, base: str) -> None:
 
 
 def open_result_page(page: Page, base: str) -> None:
-    """The server-rendered result page (the form posted without the enhancement, as with JS off)."""
+    """The server-rendered result page: the form posted as a plain form, as when upload.js fails to load."""
+    page.route("**/recognizer/upload.js", lambda route: route.abort())
     page.goto(base)
-    page.evaluate("() => { document.getElementById('upload-form').dataset.classifyUrl = ''; }")
     page.get_by_label("Image", exact=True).set_input_files(image_payload())
     with page.expect_navigation():
         page.get_by_role("button", name="Recognise").click()
