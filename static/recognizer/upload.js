@@ -1,11 +1,12 @@
-// Progressive enhancement of the upload form (templates/recognizer/_upload_form.html).
-// Without this file the form is a plain multipart POST to the result page; with it a photo can also be
-// dropped, pasted or taken with the camera, is previewed, and is sent to the JSON API so the result
-// appears on this page. The model dropdown follows each model's state from GET /api/v1/models.
+// Progressive enhancement of the image forms (templates/recognizer/_upload_form.html and compare.html).
+// Without this file each form is a plain multipart POST. With it a photo can also be dropped, pasted or
+// taken with the camera, is previewed, and the button is disabled with a progress bar while working. The
+// upload form also sends the photo to the JSON API so the result appears on this page, and its model
+// dropdown follows each model's state from GET /api/v1/models.
 (function () {
   "use strict";
 
-  const form = document.getElementById("upload-form");
+  const form = document.querySelector("form.image-form");
   if (!form) {
     return;
   }
@@ -21,6 +22,7 @@
   const result = document.getElementById("live-result");
   const classifyUrl = form.dataset.classifyUrl;
   const modelsUrl = form.dataset.modelsUrl;
+  const busyText = form.dataset.busyText || "Working…";
   const POLL_LOADING_MS = 2000;
 
   // ---- choosing a file: picker, drop, paste, camera -------------------------------------------
@@ -200,7 +202,7 @@
   let pollTimer = null;
 
   async function refreshModelStates() {
-    if (!modelsUrl) {
+    if (!modelsUrl || !modelSelect) {
       return;
     }
     let models;
@@ -367,7 +369,7 @@
 
   async function classify() {
     const body = new FormData(form);
-    setBusy(true, "Uploading and recognising…");
+    setBusy(true, busyText);
     try {
       const response = await fetch(classifyUrl, { method: "POST", body: body, headers: { Accept: "application/json" } });
       if (!response.ok) {
@@ -385,8 +387,8 @@
   }
 
   form.addEventListener("submit", function (event) {
-    if (!classifyUrl) {
-      setBusy(true, "Uploading and recognising…"); // the plain POST goes on; a new page replaces this one
+    if (!classifyUrl || !result) {
+      setBusy(true, busyText); // the plain POST goes on; the answer replaces this page
       return;
     }
     event.preventDefault();

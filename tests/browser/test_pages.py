@@ -11,11 +11,13 @@ from tests.browser.conftest import (
     DESKTOP,
     PHONE,
     assert_accessible,
+    dispatch_file,
     horizontal_overflow,
     image_payload,
     new_page,
     save_screenshot,
 )
+from tests.images import png_bytes
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -105,3 +107,25 @@ def test_history_lists_each_result(base: str, page: Page) -> None:
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(top_label)
     expect(rows.first.get_by_role("img")).to_have_attribute("alt", f"Thumbnail of the image classified as {top_label}")
+
+
+def test_compare_takes_a_dropped_photo_and_is_busy_while_working(base: str, page: Page, page_errors: list[str]) -> None:
+    page.goto(f"{base}/compare/")
+    dispatch_file(page, "drop", "dropped.png", png_bytes())
+    expect(page.locator("#preview-caption")).to_contain_text("dropped.png")
+    posts: list[str] = []
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    # Two clicks in one go, and the page read right after them, before the answer replaces it.
+    busy = page.evaluate(
+        """() => {
+          const button = document.getElementById("upload-submit");
+          button.click();
+          button.click();
+          return [button.disabled, !document.getElementById("upload-progress").hidden,
+                  document.getElementById("upload-progress-text").textContent];
+        }"""
+    )
+    assert busy == [True, True, "Uploading and running every model…"]
+    expect(page.locator("#comparison .card")).to_have_count(4)
+    expect(page.get_by_role("button", name="Compare")).to_be_enabled()
+    assert posts == [f"{base}/compare/"]
