@@ -26,7 +26,7 @@ def test_models_lists_every_enabled_model_with_its_state(client: Client, registr
     response = client.get("/api/v1/models")
     assert response.status_code == 200
     models = response.json()["models"]
-    assert [model["name"] for model in models] == ["resnet50", "vgg19"]
+    assert [model["name"] for model in models] == ["resnet50", "vgg19", "efficientnet_lite0"]
     assert models[0] == {
         "name": "resnet50",
         "label": "ResNet50",
@@ -76,7 +76,7 @@ def test_top_k_outside_1_to_20_is_a_400(client: Client, top_k: str) -> None:
 
 def test_unknown_model_is_a_404_naming_the_models(client: Client) -> None:
     response = post_image(client, png_bytes(), model="alexnet")
-    assert_error(response, 404, "Expected one of resnet50, vgg19. Received: 'alexnet'")
+    assert_error(response, 404, "Expected one of resnet50, vgg19, efficientnet_lite0. Received: 'alexnet'")
 
 
 def test_wrong_method_is_a_405_with_allow(client: Client) -> None:
@@ -128,7 +128,7 @@ def test_openapi_document_describes_the_three_operations(client: Client) -> None
     assert {"200", "400", "404", "405", "413", "415", "503"} <= set(classify["responses"])
     assert "multipart/form-data" in classify["requestBody"]["content"]
     model_parameter = next(p for p in classify["parameters"] if p["name"] == "model")
-    assert model_parameter["schema"]["enum"] == ["resnet50", "vgg19"]
+    assert model_parameter["schema"]["enum"] == ["resnet50", "vgg19", "efficientnet_lite0"]
 
 
 def test_docs_page_is_rendered_from_the_document_without_a_cdn(client: Client) -> None:
