@@ -46,6 +46,12 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "headless": True, "args": CHROMIUM_ARGS}
 
 
+@pytest.fixture(scope="session")
+def base_url() -> None:
+    """No fixed base URL: tests use the live server's. (Replaces pytest-playwright's fallback fixture,
+    which pytest 9 warns about.)"""
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _sync_playwright_beside_django() -> Iterator[None]:
     # Playwright's sync API keeps an event loop in the test thread; the ORM calls pytest-django makes

@@ -62,6 +62,10 @@ def open_history(page: Page, base: str) -> None:
     expect(page.locator("#history tbody tr")).to_have_count(1)
 
 
+def open_api_docs(page: Page, base: str) -> None:
+    page.goto(f"{base}/api/docs")
+
+
 PAGES: dict[str, Callable[[Page, str], None]] = {
     "upload": open_upload,
     "result-live": open_live_result,
@@ -69,6 +73,7 @@ PAGES: dict[str, Callable[[Page, str], None]] = {
     "about": open_about,
     "compare": open_compare,
     "history": open_history,
+    "api-docs": open_api_docs,
 }
 
 
