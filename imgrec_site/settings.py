@@ -89,6 +89,7 @@ IMGREC_CACHE_DIR = Path(os.getenv("IMGREC_CACHE_DIR", str(BASE_DIR / "var" / "ca
 IMGREC_PRELOAD = envbool("IMGREC_PRELOAD", "false")
 IMGREC_MAX_UPLOAD_MB = envint("IMGREC_MAX_UPLOAD_MB", "10", minimum=1)
 IMGREC_MAX_PIXELS = envint("IMGREC_MAX_PIXELS", "40000000", minimum=1)
+IMGREC_HISTORY_DAYS = envint("IMGREC_HISTORY_DAYS", "30", minimum=1)  # purge_history deletes older entries
 
 # Uploads stay in memory up to the cap; the cap is enforced while the body streams in.
 IMGREC_MAX_UPLOAD_BYTES = IMGREC_MAX_UPLOAD_MB * 1024 * 1024

@@ -26,3 +26,7 @@ class ModelNotFound(RecognizerError):
 class ModelNotReady(RecognizerError):
     status = 503
     retry_after_s = 5
+
+
+class MethodNotAllowed(RecognizerError):
+    status = 405

@@ -53,3 +53,9 @@ class UploadForm(forms.Form):
         )
         field.initial = default_model
         field.error_messages["invalid_choice"] = f"Expected one of {', '.join(names)}. Received: %(value)r"
+
+
+class CompareForm(forms.Form):
+    """One image for every ready model (the compare page)."""
+
+    image = UploadForm.base_fields["image"]

@@ -12,10 +12,13 @@ import io
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import QueryDict
 from django.utils.datastructures import MultiValueDict
+
+from recognizer.errors import ImageTooLarge, InvalidInput
 
 # Room for the multipart boundaries and the other form fields around the file.
 ENVELOPE_BYTES = 64 * 1024
@@ -66,3 +69,46 @@ class CappedMemoryUploadHandler(FileUploadHandler):
     def _mark_too_large(self, received_bytes: int) -> None:
         if self.request is not None:
             self.request.upload_too_large = received_bytes
+
+
+# --- checks shared by the upload page and the JSON API ------------------------------------------
+
+
+def multipart_upload(request: Any, *, field: str = "image") -> tuple[QueryDict, Any]:
+    """The form fields and the uploaded file of a multipart request, or the RecognizerError to answer.
+
+    Raises ImageTooLarge (413) past IMGREC_MAX_UPLOAD_MB and InvalidInput (400) for a second file.
+    The file is `None` when the field is missing; the caller decides how to say so.
+    """
+    try:
+        data, files = request.POST, request.FILES
+    except RequestDataTooBig:
+        raise ImageTooLarge("Expected form fields under 1 MB besides the image. Received more") from None
+    if getattr(request, "upload_too_many_files", False):
+        raise InvalidInput("Expected one image file per request. Received more than one")
+    too_large = getattr(request, "upload_too_large", None)
+    if too_large:
+        raise _too_large(too_large)
+    return data, files.get(field)
+
+
+def read_capped_body(request: Any) -> bytes:
+    """A raw request body of at most IMGREC_MAX_UPLOAD_BYTES, reading no more than one byte past the cap."""
+    cap = settings.IMGREC_MAX_UPLOAD_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > cap:
+        raise _too_large(declared)
+    data = request.read(cap + 1)
+    if len(data) > cap:
+        raise _too_large(len(data))
+    return data
+
+
+def _too_large(received_bytes: int) -> ImageTooLarge:
+    return ImageTooLarge(
+        f"Expected an upload of at most {settings.IMGREC_MAX_UPLOAD_MB} MB. "
+        f"Received {received_bytes / 1024 / 1024:.1f} MB or more"
+    )

@@ -6,17 +6,18 @@ import base64
 import time
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from recognizer.charts import chart_alt_text, render_bar_chart_svg, svg_data_uri
-from recognizer.errors import ImageTooLarge, InvalidInput, RecognizerError
+from recognizer.errors import RecognizerError
 from recognizer.forms import UploadForm
-from recognizer.imaging import encode_thumbnail
-from recognizer.registry import ModelRegistry, get_registry
-from recognizer.services import Classification, classify_image
+from recognizer.history import classify_with_history, session_key_of
+from recognizer.models import HistoryEntry
+from recognizer.registry import SPECS_BY_NAME, ModelRegistry, get_registry
+from recognizer.uploads import multipart_upload
 
 TOP_K = 5
 TIMED_STAGES = ("decode", "preprocess", "inference", "chart", "total")
@@ -52,46 +53,44 @@ def upload(request: HttpRequest) -> HttpResponse:
 
 
 def _classify_upload(request: HttpRequest, registry: ModelRegistry) -> HttpResponse:
-    try:
-        data, files = request.POST, request.FILES
-    except RequestDataTooBig:
-        raise ImageTooLarge("Expected form fields under 1 MB besides the image. Received more") from None
-    if getattr(request, "upload_too_many_files", False):
-        raise InvalidInput("Expected one image file per request. Received more than one")
-    too_large = getattr(request, "upload_too_large", None)
-    if too_large:
-        raise ImageTooLarge(
-            f"Expected an upload of at most {settings.IMGREC_MAX_UPLOAD_MB} MB. "
-            f"Received {too_large / 1024 / 1024:.1f} MB or more"
-        )
-    form = _upload_form(registry, data, files)
+    data, file = multipart_upload(request)
+    form = _upload_form(registry, data, {"image": file} if file is not None else {})
     if not form.is_valid():
         return _render_form(request, form, status=400)
-    result = classify_image(
+    entry = classify_with_history(
         image_bytes=form.cleaned_data["image"].read(),
         model_name=form.cleaned_data["model"],
         top_k=TOP_K,
         max_pixels=settings.IMGREC_MAX_PIXELS,
+        session_key=session_key_of(request, create=True),
         registry=registry,
     )
-    return _render_result(request, result, registry)
+    return render_entry(request, entry)
 
 
-def _render_result(request: HttpRequest, result: Classification, registry: ModelRegistry) -> HttpResponse:
-    spec = registry.spec(result.model)
+def render_entry(request: HttpRequest, entry: HistoryEntry) -> HttpResponse:
+    """The result page of a stored classification: right after the upload, and at its permalink."""
+    spec = SPECS_BY_NAME.get(entry.model)
+    model_label = spec.label if spec else entry.model
+    predictions = entry.prediction_objects()
     chart_start = time.perf_counter()
-    chart = svg_data_uri(render_bar_chart_svg(result.predictions, title=f"{spec.label}: top {TOP_K}"))
-    result.timings_ms["chart"] = (time.perf_counter() - chart_start) * 1000.0
-    result.timings_ms["total"] += result.timings_ms["chart"]
-    thumbnail = base64.b64encode(encode_thumbnail(result.image)).decode("ascii")
+    chart = svg_data_uri(render_bar_chart_svg(predictions, title=f"{model_label}: top {len(predictions)}"))
+    timings_ms = {**entry.timings_ms, "chart": (time.perf_counter() - chart_start) * 1000.0}
+    timings_ms["total"] += timings_ms["chart"]
+    try:
+        with entry.thumbnail.open("rb") as file:
+            thumbnail_uri = "data:image/jpeg;base64," + base64.b64encode(file.read()).decode("ascii")
+    except OSError:  # removed from MEDIA_ROOT by hand: the result still shows, without its picture
+        thumbnail_uri = ""
     context = {
-        "result": result,
-        "model_label": spec.label,
+        "result": entry,
+        "model_label": model_label,
         "chart_uri": chart,
-        "chart_alt": chart_alt_text(result.predictions),
-        "thumbnail_uri": f"data:image/jpeg;base64,{thumbnail}",
-        "timings": [(stage, result.timings_ms[stage]) for stage in TIMED_STAGES],
-        "form": _upload_form(registry),
+        "chart_alt": chart_alt_text(predictions),
+        "thumbnail_uri": thumbnail_uri,
+        "timings": [(stage, timings_ms[stage]) for stage in TIMED_STAGES],
+        "permalink": request.build_absolute_uri(reverse("recognizer:permalink", args=[entry.id])),
+        "form": _upload_form(get_registry()),
     }
     return render(request, "recognizer/result.html", context)
 

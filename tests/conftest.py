@@ -13,6 +13,11 @@ def media_root(settings: pytest.FixtureRequest, tmp_path: Path) -> Path:
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def database(db: None) -> None:
+    """Every classification is stored in the history, so every test may touch the database."""
+
+
 @pytest.fixture(scope="session")
 def registry() -> ModelRegistry:
     """The process registry (ResNet50 and VGG19, random weights), each model loaded once per run."""
