@@ -26,3 +26,11 @@ class ModelNotFound(RecognizerError):
 class ModelNotReady(RecognizerError):
     status = 503
     retry_after_s = 5
+
+
+class RateLimited(RecognizerError):
+    status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

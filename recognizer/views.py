@@ -15,6 +15,7 @@ from recognizer.charts import chart_alt_text, render_bar_chart_svg, svg_data_uri
 from recognizer.errors import ImageTooLarge, InvalidInput, RecognizerError
 from recognizer.forms import UploadForm
 from recognizer.imaging import encode_thumbnail
+from recognizer.ratelimit import rate_limit
 from recognizer.registry import ModelRegistry, get_registry
 from recognizer.services import Classification, classify_image
 
@@ -40,6 +41,7 @@ def _render_form(
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limit("classify")
 def upload(request: HttpRequest) -> HttpResponse:
     registry = get_registry()
     if request.method == "GET":
