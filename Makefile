@@ -51,6 +51,16 @@ lint: install-dev
 test: install-dev browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+	if [ "$$CI" = "true" ]; then $(MAKE) fuzz FUZZ_SECONDS=60; fi
+
+# atheris over imaging.decode_image, seeded with a small file of each accepted format (fuzz/).
+# Only RecognizerError may escape; a crashing input is saved in var/fuzz-artifacts/.
+.PHONY: fuzz
+FUZZ_SECONDS ?= 60
+fuzz: install-dev
+	mkdir -p var/fuzz-artifacts
+	$(BIN)/python -m fuzz.fuzz_decode -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=3072 \
+	  -artifact_prefix=var/fuzz-artifacts/ -print_final_stats=1
 
 clean:
 	rm -rf $(VENV) staticfiles

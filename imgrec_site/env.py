@@ -49,3 +49,18 @@ def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"Unexpected value {name}={value!r}; use one of {', '.join(choices)}")
     return value
+
+
+def envcache(name: str, default: str) -> dict[str, dict[str, str]]:
+    """A CACHES setting from a URL: locmem://, redis://host:6379/0 or memcached://host:11211."""
+    value = os.getenv(name, default)
+    scheme, _, rest = value.partition("://")
+    if scheme == "locmem":
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": rest or "imgrec"}}
+    if scheme in ("redis", "rediss") and rest:
+        return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": value}}
+    if scheme == "memcached" and rest:
+        return {"default": {"BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache", "LOCATION": rest}}
+    raise ImproperlyConfigured(
+        f"Unexpected value {name}={value!r}; use locmem://, redis://host:6379/0 or memcached://host:11211"
+    )

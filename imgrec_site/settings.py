@@ -9,7 +9,7 @@ import dj_database_url
 import xstatic.pkg.bootstrap
 from django.core.exceptions import ImproperlyConfigured
 
-from imgrec_site.env import envbool, envchoice, envint, envlist
+from imgrec_site.env import envbool, envcache, envchoice, envint, envlist
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -103,3 +103,33 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"recognizer": {"handlers": ["console"], "level": os.getenv("IMGREC_LOG_LEVEL", "INFO")}},
 }
+
+# --- production security, rate limit, health (docs/operations.md) ---------------------------
+# The upload limits answer before CsrfViewMiddleware reads the body (see recognizer/middleware.py).
+_after_security = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1
+MIDDLEWARE.insert(_after_security, "recognizer.middleware.ContentSecurityPolicyMiddleware")
+_before_csrf = MIDDLEWARE.index("django.middleware.csrf.CsrfViewMiddleware")
+MIDDLEWARE.insert(_before_csrf, "recognizer.middleware.UploadLimitMiddleware")
+
+# Served over HTTPS (directly or behind a TLS-terminating proxy): secure cookies, HSTS, redirect.
+DJANGO_HTTPS = envbool("DJANGO_HTTPS", "false")
+_https_default = "true" if DJANGO_HTTPS else "false"
+SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", _https_default)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SESSION_COOKIE_SECURE = DJANGO_HTTPS
+CSRF_COOKIE_SECURE = DJANGO_HTTPS
+SECURE_HSTS_SECONDS = envint("DJANGO_HSTS_SECONDS", "31536000" if DJANGO_HTTPS else "0")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", _https_default)
+SECURE_HSTS_PRELOAD = envbool("DJANGO_HSTS_PRELOAD", "false")
+if envbool("DJANGO_BEHIND_TLS_PROXY", "false"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# The rate limit's counters live here: production with several processes needs Redis or Memcached.
+CACHES = envcache("DJANGO_CACHE_URL", "locmem://")
+IMGREC_RATE_LIMIT = os.getenv("IMGREC_RATE_LIMIT", "60/minute")
+IMGREC_CLIENT_IP_HEADER = os.getenv("IMGREC_CLIENT_IP_HEADER", "")

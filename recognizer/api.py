@@ -22,20 +22,14 @@ from recognizer.errors import InvalidInput, MethodNotAllowed, ModelNotReady, Rec
 from recognizer.history import classify_with_history
 from recognizer.imaging import ACCEPTED_DESCRIPTION
 from recognizer.openapi import openapi_document
+from recognizer.ratelimit import rate_limit
 from recognizer.registry import get_registry
+from recognizer.responses import json_error
 from recognizer.services import MAX_TOP_K
 from recognizer.uploads import multipart_upload, read_capped_body
 
 DEFAULT_TOP_K = 5
 JsonView = Callable[[HttpRequest], JsonResponse]
-
-
-def error_response(error: RecognizerError) -> JsonResponse:
-    """The one place a RecognizerError becomes an HTTP answer: {"error": message} with its status."""
-    response = JsonResponse({"error": str(error)}, status=error.status)
-    if isinstance(error, ModelNotReady):
-        response["Retry-After"] = str(error.retry_after_s)
-    return response
 
 
 def json_endpoint(*methods: str) -> Callable[[JsonView], Callable[[HttpRequest], JsonResponse]]:
@@ -52,7 +46,7 @@ def json_endpoint(*methods: str) -> Callable[[JsonView], Callable[[HttpRequest],
                     )
                 return view(request)
             except RecognizerError as error:
-                response = error_response(error)
+                response = json_error(error)
                 if isinstance(error, MethodNotAllowed):
                     response["Allow"] = ", ".join(methods)
                 return response
@@ -98,6 +92,7 @@ def models(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"models": [status.as_dict() for status in get_registry().statuses()]})
 
 
+@rate_limit("classify")
 @json_endpoint("POST")
 def classify(request: HttpRequest) -> JsonResponse:
     registry = get_registry()
@@ -125,6 +120,7 @@ def classify(request: HttpRequest) -> JsonResponse:
     )
 
 
+@rate_limit("classify")
 @json_endpoint("POST")
 def compare(request: HttpRequest) -> JsonResponse:
     image_bytes, fields = read_image_request(request)

@@ -23,3 +23,18 @@ def check_enabled_models(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     if not settings.IMGREC_MODELS:
         errors.append(Error("IMGREC_MODELS is empty; enable at least one model", id="recognizer.E002"))
     return errors
+
+
+@register()
+def check_rate_limit(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from recognizer.ratelimit import parse_rate
+
+    if not settings.IMGREC_RATE_LIMIT:
+        return []
+    try:
+        parse_rate(settings.IMGREC_RATE_LIMIT)
+    except ImproperlyConfigured as error:
+        return [Error(str(error), id="recognizer.E003")]
+    return []

@@ -14,6 +14,7 @@ from recognizer.comparison import compare_image
 from recognizer.errors import RecognizerError
 from recognizer.forms import CompareForm
 from recognizer.imaging import encode_thumbnail
+from recognizer.ratelimit import rate_limit
 from recognizer.registry import get_registry
 from recognizer.uploads import multipart_upload
 
@@ -25,6 +26,7 @@ def _chart(predictions: list, title: str) -> dict[str, str]:
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limit("classify")
 def compare(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {"statuses": get_registry().statuses(), "max_upload_mb": settings.IMGREC_MAX_UPLOAD_MB}
     if request.method == "GET":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 class RecognizerError(Exception):
     status = 400
+    retry_after_s: int | None = None
 
 
 class InvalidInput(RecognizerError):
@@ -30,3 +31,11 @@ class ModelNotReady(RecognizerError):
 
 class MethodNotAllowed(RecognizerError):
     status = 405
+
+
+class RateLimited(RecognizerError):
+    status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

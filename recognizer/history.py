@@ -166,7 +166,7 @@ def purge_history(*, older_than_days: int) -> int:
     return delete_entries(HistoryEntry.objects.filter(created_at__lt=cutoff).iterator())
 
 
-def entry_as_dict(entry: HistoryEntry) -> dict[str, object]:
+def _entry_fields(entry: HistoryEntry) -> dict[str, object]:
     return {
         "id": str(entry.id),
         "created_at": entry.created_at.isoformat(),
@@ -175,9 +175,11 @@ def entry_as_dict(entry: HistoryEntry) -> dict[str, object]:
         "top_k": entry.top_k,
         "cached": entry.cached,
         "sha256": entry.sha256,
-        "predictions": entry.predictions,
-        "timings_ms": entry.timings_ms,
     }
+
+
+def entry_as_dict(entry: HistoryEntry) -> dict[str, object]:
+    return {**_entry_fields(entry), "predictions": entry.predictions, "timings_ms": entry.timings_ms}
 
 
 def export_json(entries: Iterable[HistoryEntry]) -> str:
@@ -187,17 +189,7 @@ def export_json(entries: Iterable[HistoryEntry]) -> str:
 def export_csv(entries: Iterable[HistoryEntry]) -> str:
     """One row per prediction: the entry's fields repeated, then rank, label, class id, index and score."""
     rows = [
-        {
-            "id": str(entry.id),
-            "created_at": entry.created_at.isoformat(),
-            "model": entry.model,
-            "weights": entry.weights,
-            "top_k": entry.top_k,
-            "cached": entry.cached,
-            "sha256": entry.sha256,
-            "rank": rank,
-            **prediction,
-        }
+        {**_entry_fields(entry), "rank": rank, **prediction}
         for entry in entries
         for rank, prediction in enumerate(entry.predictions, start=1)
     ]

@@ -2,7 +2,9 @@
 
 Every failure of the decoder becomes a RecognizerError here, so callers never see Pillow's
 exceptions: the format is decided by decoding (never by name or Content-Type), the pixel count
-is checked before any pixel is allocated, and truncated files are refused.
+is checked before any pixel is allocated, and truncated files are refused. Only the first frame
+of an animation is ever decoded, and an EXIF block larger than a JPEG can carry is refused before
+it is parsed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from recognizer.errors import ImageTooLarge, InvalidInput, UnsupportedImage
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 ACCEPTED_DESCRIPTION = "JPEG, PNG, WebP, GIF or BMP"
 THUMBNAIL_SIDE = 256
+# The most EXIF one JPEG APP1 segment can hold; PNG and WebP could carry far more.
+MAX_EXIF_BYTES = 64 * 1024
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
@@ -28,7 +32,11 @@ _MODES_WITH_ALPHA = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
 def decode_image(data: bytes, *, max_pixels: int) -> Image.Image:
-    """Decode the first frame of an allowed image, upright (EXIF orientation applied), as RGB."""
+    """Decode the first frame of an allowed image, upright (EXIF orientation applied), as RGB.
+
+    The one place where decoder failures are caught: whatever the bytes, the caller sees an image
+    or a RecognizerError (400 corrupt, 413 too many pixels, 415 not an accepted format).
+    """
     if not data:
         raise InvalidInput(f"Expected an image file ({ACCEPTED_DESCRIPTION}). Received an empty file (0 bytes)")
     try:
@@ -36,15 +44,24 @@ def decode_image(data: bytes, *, max_pixels: int) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
             _check_pixel_count(image, max_pixels)
+            _check_exif_size(image)
             image.load()
+            _check_exif_size(image)  # a PNG may carry its eXIf chunk after the pixels
             upright = ImageOps.exif_transpose(image)
             return to_rgb(upright)
     except UnidentifiedImageError:
+        claimed = _allowed_format_by_signature(data)
+        if claimed:
+            raise InvalidInput(
+                f"Expected a complete {ACCEPTED_DESCRIPTION} file. Received a {claimed} file whose header "
+                "could not be decoded (corrupt)"
+            ) from None
         raise UnsupportedImage(
             f"Expected an image in one of {ACCEPTED_DESCRIPTION}. Received {_describe_bytes(data)}"
         ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageTooLarge(f"Expected at most {max_pixels:,} pixels. Received {error}") from None
+        limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
+        raise ImageTooLarge(f"Expected at most {limit:,} pixels. Received a decompression bomb: {error}") from None
     except _DECODER_FAILURES as error:
         raise InvalidInput(
             f"Expected a complete {ACCEPTED_DESCRIPTION} file. Received one that could not be decoded "
@@ -58,6 +75,30 @@ def _check_pixel_count(image: Image.Image, max_pixels: int) -> None:
         raise ImageTooLarge(
             f"Expected at most {max_pixels:,} pixels. Received {width}x{height} = {width * height:,} pixels"
         )
+
+
+def _check_exif_size(image: Image.Image) -> None:
+    exif = image.info.get("exif", b"")
+    if len(exif) > MAX_EXIF_BYTES:
+        raise InvalidInput(
+            f"Expected EXIF metadata of at most {MAX_EXIF_BYTES // 1024} KB. "
+            f"Received {len(exif) / 1024:,.0f} KB of EXIF"
+        )
+
+
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+)
+
+
+def _allowed_format_by_signature(data: bytes) -> str | None:
+    """Which accepted format the first bytes claim (only to word the error; decoding decides)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for signature, name in _SIGNATURES if data.startswith(signature)), None)
 
 
 def _describe_bytes(data: bytes) -> str:

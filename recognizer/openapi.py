@@ -18,6 +18,7 @@ ERROR_STATUSES = {
     "405": "Wrong HTTP method",
     "413": "The upload or its pixel count is over the limit",
     "415": f"Not a supported image ({ACCEPTED_DESCRIPTION}) or not a multipart/image request",
+    "429": "Too many requests from this client (IMGREC_RATE_LIMIT); retry after Retry-After seconds",
     "503": "The model is not ready (loading, or weights missing); retry after Retry-After seconds",
 }
 
@@ -32,10 +33,11 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 def _errors(*statuses: str) -> dict[str, Any]:
     responses = {status: _json(_ref("Error"), ERROR_STATUSES[status]) for status in statuses}
-    if "503" in responses:
-        responses["503"]["headers"] = {
-            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "string", "pattern": "^[0-9]+$"}}
-        }
+    for status in ("429", "503"):
+        if status in responses:
+            responses[status]["headers"] = {
+                "Retry-After": {"description": "Seconds to wait", "schema": {"type": "string", "pattern": "^[0-9]+$"}}
+            }
     return responses
 
 
@@ -242,7 +244,7 @@ def openapi_document(*, model_names: list[str]) -> dict[str, Any]:
                     "requestBody": _image_request(model_names, with_model=True),
                     "responses": {
                         "200": _json(_ref("Classification"), "The predictions, highest score first"),
-                        **_errors("400", "404", "405", "413", "415", "503"),
+                        **_errors("400", "404", "405", "413", "415", "429", "503"),
                     },
                 }
             },
@@ -254,7 +256,7 @@ def openapi_document(*, model_names: list[str]) -> dict[str, Any]:
                     "requestBody": _image_request(model_names, with_model=False),
                     "responses": {
                         "200": _json(_ref("Comparison"), "Per-model results, the ensemble and the agreement"),
-                        **_errors("400", "405", "413", "415", "503"),
+                        **_errors("400", "405", "413", "415", "429", "503"),
                     },
                 }
             },

@@ -16,6 +16,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import QueryDict
+from django.http.multipartparser import MultiPartParserError
 from django.utils.datastructures import MultiValueDict
 
 from recognizer.errors import ImageTooLarge, InvalidInput
@@ -84,30 +85,39 @@ def multipart_upload(request: Any, *, field: str = "image") -> tuple[QueryDict, 
         data, files = request.POST, request.FILES
     except RequestDataTooBig:
         raise ImageTooLarge("Expected form fields under 1 MB besides the image. Received more") from None
+    except MultiPartParserError as error:
+        raise InvalidInput(
+            f"Expected a multipart/form-data body. Received one that could not be parsed: {error}"
+        ) from None
     if getattr(request, "upload_too_many_files", False):
         raise InvalidInput("Expected one image file per request. Received more than one")
     too_large = getattr(request, "upload_too_large", None)
     if too_large:
-        raise _too_large(too_large)
+        raise upload_too_large(too_large)
     return data, files.get(field)
 
 
 def read_capped_body(request: Any) -> bytes:
     """A raw request body of at most IMGREC_MAX_UPLOAD_BYTES, reading no more than one byte past the cap."""
     cap = settings.IMGREC_MAX_UPLOAD_BYTES
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
+    declared = declared_length(request)
     if declared > cap:
-        raise _too_large(declared)
+        raise upload_too_large(declared)
     data = request.read(cap + 1)
     if len(data) > cap:
-        raise _too_large(len(data))
+        raise upload_too_large(len(data))
     return data
 
 
-def _too_large(received_bytes: int) -> ImageTooLarge:
+def declared_length(request: Any) -> int:
+    """The request's Content-Length, 0 when absent or not a number."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def upload_too_large(received_bytes: int) -> ImageTooLarge:
     return ImageTooLarge(
         f"Expected an upload of at most {settings.IMGREC_MAX_UPLOAD_MB} MB. "
         f"Received {received_bytes / 1024 / 1024:.1f} MB or more"

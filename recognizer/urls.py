@@ -2,13 +2,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from recognizer import api, compare_views, history_views, views
+from recognizer import api, compare_views, health, history_views, views
 
 app_name = "recognizer"
 
 urlpatterns = [
     path("", views.upload, name="upload"),
     path("about/", views.about, name="about"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     # --- JSON API, compare, history (issue 4) ---
     path("api/v1/models", api.models, name="api_models"),
     path("api/v1/classify", api.classify, name="api_classify"),

@@ -16,6 +16,7 @@ from recognizer.errors import RecognizerError
 from recognizer.forms import UploadForm
 from recognizer.history import classify_with_history, session_key_of
 from recognizer.models import HistoryEntry
+from recognizer.ratelimit import rate_limit
 from recognizer.registry import SPECS_BY_NAME, ModelRegistry, get_registry
 from recognizer.uploads import multipart_upload
 
@@ -41,6 +42,7 @@ def _render_form(
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limit("classify")
 def upload(request: HttpRequest) -> HttpResponse:
     registry = get_registry()
     if request.method == "GET":

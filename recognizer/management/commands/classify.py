@@ -43,17 +43,19 @@ class Command(BaseCommand):
         failures = 0
         for path in options["images"]:
             try:
+                image_bytes = path.read_bytes()
+            except (OSError, ValueError) as error:  # ValueError: a NUL byte in the path
+                failures += 1
+                self.stderr.write(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}")
+                continue
+            try:
                 result = classify_image(
-                    image_bytes=path.read_bytes(),
+                    image_bytes=image_bytes,
                     model_name=model_name,
                     top_k=options["top"],
                     max_pixels=settings.IMGREC_MAX_PIXELS,
                     registry=registry,
                 )
-            except OSError as error:
-                failures += 1
-                self.stderr.write(f"{path}: cannot read: {error.strerror or error}")
-                continue
             except RecognizerError as error:
                 failures += 1
                 self.stderr.write(f"{path}: {error}")
