@@ -1,7 +1,9 @@
 """The JSON API: plain Django views; their OpenAPI document is recognizer/openapi.py.
 
-No session, cookie or CSRF token is needed (the views are csrf_exempt and never touch the
-session). Every error is `{"error": "..."}` with the status the RecognizerError carries.
+No session, cookie or CSRF token is needed (the views are csrf_exempt). Only a classification
+sent by our own upload page, with the CSRF token of its form, is filed in that browser's history,
+as the plain form post would be (`page_session_key`). Every error is `{"error": "..."}` with the
+status the RecognizerError carries.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from recognizer.comparison import compare_image
 from recognizer.errors import InvalidInput, MethodNotAllowed, ModelNotReady, RecognizerError, UnsupportedImage
-from recognizer.history import classify_with_history
+from recognizer.history import classify_with_history, session_key_of
 from recognizer.imaging import ACCEPTED_DESCRIPTION
 from recognizer.openapi import openapi_document
 from recognizer.ratelimit import rate_limit
@@ -92,6 +95,19 @@ def models(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"models": [status.as_dict() for status in get_registry().statuses()]})
 
 
+def page_session_key(request: HttpRequest) -> str:
+    """The browser session of a request from our own page (same origin, its form's CSRF token), else ''.
+
+    The enhanced upload form (static/recognizer/upload.js) posts here; its results belong in that
+    browser's history like the plain form's. Any other client stays sessionless.
+    """
+    if "csrfmiddlewaretoken" not in request.POST and "HTTP_X_CSRFTOKEN" not in request.META:
+        return ""
+    if CsrfViewMiddleware(lambda _: HttpResponse()).process_view(request, None, (), {}) is not None:
+        return ""
+    return session_key_of(request, create=True) or ""
+
+
 @rate_limit("classify")
 @json_endpoint("POST")
 def classify(request: HttpRequest) -> JsonResponse:
@@ -106,7 +122,7 @@ def classify(request: HttpRequest) -> JsonResponse:
         model_name=model_name,
         top_k=top_k,
         max_pixels=settings.IMGREC_MAX_PIXELS,
-        session_key="",
+        session_key=page_session_key(request),
         registry=registry,
     )
     return JsonResponse(

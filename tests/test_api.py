@@ -139,3 +139,22 @@ def test_docs_page_is_rendered_from_the_document_without_a_cdn(client: Client) -
         assert f"<code>{path}</code>" in html
     assert "No session, cookie or CSRF token is needed" in html
     assert not re.search(r"(src|href)=\"(https?:)?//", html)
+
+
+def test_a_classification_sent_by_our_own_page_is_in_that_browsers_history(registry: ModelRegistry) -> None:
+    browser = Client(enforce_csrf_checks=True)
+    browser.get("/")  # the upload page sets the CSRF cookie its form's token matches
+    token = browser.cookies["csrftoken"].value
+    response = post_image(browser, png_bytes(), model="resnet50", csrfmiddlewaretoken=token)
+    assert response.status_code == 200
+    assert response.json()["permalink"] in browser.get("/history/").content.decode()
+
+
+@pytest.mark.parametrize("token", [None, "forged-token-forged-token-forged1"])
+def test_other_api_clients_stay_out_of_every_history(registry: ModelRegistry, token: str | None) -> None:
+    browser = Client(enforce_csrf_checks=True)
+    browser.get("/")
+    fields = {} if token is None else {"csrfmiddlewaretoken": token}
+    response = post_image(browser, png_bytes(), model="resnet50", **fields)
+    assert response.status_code == 200
+    assert 'id="history-empty"' in browser.get("/history/").content.decode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -17,7 +18,7 @@ from tests.browser.conftest import (
     new_page,
     save_screenshot,
 )
-from tests.images import png_bytes
+from tests.images import encode, png_bytes, scene_rgb
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -104,14 +105,24 @@ def test_compare_shows_one_chart_per_model_and_the_ensemble(base: str, page: Pag
     expect(page.locator("#ensemble li")).to_have_count(5)
 
 
-def test_history_lists_each_result(base: str, page: Page) -> None:
+def test_history_lists_each_result_sent_with_or_without_the_enhancement(base: str, page: Page) -> None:
+    open_live_result(page, base)
+    live_label = page.locator("#live-result #predictions tbody tr").first.locator("td").nth(1).inner_text()
+    second = image_payload("second.jpg", encode(scene_rgb(200, 150), "JPEG"), "image/jpeg")
+    page.get_by_label("Image", exact=True).set_input_files(second)
+    page.get_by_label("Model").select_option("vgg19")
+    page.get_by_role("button", name="Recognise").click()
+    expect(page.locator("#live-result-title")).to_contain_text("VGG19 sees:")
     open_result_page(page, base)
-    top_label = page.locator("#predictions tbody tr").first.locator("td").nth(1).inner_text()
     page.get_by_role("link", name="History").click()
     rows = page.locator("#history tbody tr")
-    expect(rows).to_have_count(1)
-    expect(rows.first).to_contain_text(top_label)
-    expect(rows.first.get_by_role("img")).to_have_attribute("alt", f"Thumbnail of the image classified as {top_label}")
+    expect(rows).to_have_count(3)
+    expect(rows.nth(0)).to_contain_text("resnet50")  # newest first: the plain post
+    expect(rows.nth(1)).to_contain_text("vgg19")
+    expect(rows.nth(2)).to_contain_text(live_label)
+    thumbnail_alt = re.compile("^Thumbnail of the image classified as")
+    for row in range(3):
+        expect(rows.nth(row).get_by_role("img")).to_have_attribute("alt", thumbnail_alt)
 
 
 def test_compare_takes_a_dropped_photo_and_is_busy_while_working(base: str, page: Page, page_errors: list[str]) -> None:
