@@ -67,14 +67,28 @@ def base(live_server: Any, registry: ModelRegistry) -> str:
     return live_server.url
 
 
-@pytest.fixture
-def page_errors(page: Page) -> Iterator[list[str]]:
-    """Uncaught JavaScript errors and console errors: a test fails if its page raised any."""
+def collect_errors(page: Page) -> list[str]:
+    """A list that fills with the page's uncaught JavaScript errors and console errors (CSP violations
+    among them), leaving out the HTTP 4xx answers that tests provoke on purpose."""
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(f"uncaught: {error}"))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if message.type == "error" and "the server responded with a status of 4" not in message.text
+            else None
+        ),
+    )
+    return errors
+
+
+@pytest.fixture
+def page_errors(page: Page) -> Iterator[list[str]]:
+    """The test fails if its page logged an error (see collect_errors)."""
+    errors = collect_errors(page)
     yield errors
-    assert [error for error in errors if "status of 4" not in error] == []
+    assert errors == []
 
 
 def new_page(browser: Browser, **context_args: Any) -> tuple[BrowserContext, Page]:

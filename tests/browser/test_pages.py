@@ -12,6 +12,7 @@ from tests.browser.conftest import (
     DESKTOP,
     PHONE,
     assert_accessible,
+    collect_errors,
     dispatch_file,
     horizontal_overflow,
     image_payload,
@@ -36,8 +37,8 @@ def open_live_result(page: Page, base: str) -> None:
 
 
 def open_result_page(page: Page, base: str) -> None:
-    """The server-rendered result page: the form posted as a plain form, as when upload.js fails to load."""
-    page.route("**/recognizer/upload.js", lambda route: route.abort())
+    """The server-rendered result page: the form posted as a plain form, as when upload.js does not run."""
+    page.route("**/recognizer/upload.js", lambda route: route.fulfill(body="", content_type="text/javascript"))
     page.goto(base)
     page.get_by_label("Image", exact=True).set_input_files(image_payload())
     with page.expect_navigation():
@@ -82,12 +83,14 @@ PAGES: dict[str, Callable[[Page, str], None]] = {
 def test_page_is_accessible_and_fits_a_phone(base: str, browser: Browser, name: str) -> None:
     for label, viewport in (("desktop", DESKTOP), ("375px", PHONE)):
         context, page = new_page(browser, viewport=viewport)
+        errors = collect_errors(page)
         try:
             PAGES[name](page, base)
             if label == "desktop":
                 assert_accessible(page)
             save_screenshot(page, f"{name}-{label}")
             assert horizontal_overflow(page) <= 0, f"{name} scrolls sideways at {viewport['width']} px"
+            assert errors == []
         finally:
             context.close()
 

@@ -219,29 +219,13 @@ def test_with_javascript_off_the_plain_form_works(base: str, browser: Browser) -
         context.close()
 
 
-# The policy the server sends (recognizer/middleware.py on the hardening branch); added here to pages
-# that come without one, so the enhancement is checked against it on every branch.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-
-
-def with_policy(route: Route) -> None:
-    response = route.fetch()
-    headers = dict(response.headers)
-    headers.setdefault("content-security-policy", CONTENT_SECURITY_POLICY)
-    route.fulfill(response=response, headers=headers)
-
-
 def test_the_enhancement_runs_under_the_content_security_policy(base: str, page: Page, page_errors: list[str]) -> None:
     page.add_init_script(
         "window.cspViolations = [];"
         "document.addEventListener('securitypolicyviolation',"
         " (e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));"
     )
-    page.route(lambda url: url.rstrip("/") == base or "/compare/" in url, with_policy)
-    response = page.goto(base)
+    response = page.goto(base)  # recognizer/middleware.py sends the policy
     assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
     dispatch_file(page, "drop", "drop.png", encode(scene_rgb(), "PNG"))
     expect(page.locator("#preview-image")).to_be_visible()
