@@ -26,3 +26,16 @@ class ModelNotFound(RecognizerError):
 class ModelNotReady(RecognizerError):
     status = 503
     retry_after_s = 5
+
+
+class Overloaded(RecognizerError):
+    """The model's queue is full: refused at once rather than left waiting."""
+
+    status = 503
+    retry_after_s = 1
+
+
+class InferenceTimeout(RecognizerError):
+    """The request's deadline passed before its batch ran."""
+
+    status = 504

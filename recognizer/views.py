@@ -19,7 +19,7 @@ from recognizer.registry import ModelRegistry, get_registry
 from recognizer.services import Classification, classify_image
 
 TOP_K = 5
-TIMED_STAGES = ("decode", "preprocess", "inference", "chart", "total")
+TIMED_STAGES = ("decode", "preprocess", "queue", "inference", "chart", "total")
 
 
 def _upload_form(registry: ModelRegistry, *args: object) -> UploadForm:
@@ -47,7 +47,11 @@ def upload(request: HttpRequest) -> HttpResponse:
     try:
         return _classify_upload(request, registry)
     except RecognizerError as error:
-        return _render_form(request, _upload_form(registry), status=error.status, error=error)
+        response = _render_form(request, _upload_form(registry), status=error.status, error=error)
+        retry_after_s = getattr(error, "retry_after_s", None)
+        if retry_after_s is not None:
+            response["Retry-After"] = str(retry_after_s)
+        return response
 
 
 def _classify_upload(request: HttpRequest, registry: ModelRegistry) -> HttpResponse:
