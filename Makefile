@@ -54,7 +54,7 @@ test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-# Benchmarks (not part of `make test`): about 15 minutes, `make bench-quick` about 5. Writes bench/results.md.
+# Benchmarks (not part of `make test`): about 7 minutes on 2 cores, `make bench-quick` about 3. Writes bench/results.md.
 bench: install-dev
 	$(BIN)/python -m bench.run_all
 

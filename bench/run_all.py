@@ -1,6 +1,6 @@
 """`make bench`: every benchmark against one gunicorn server, then bench/results.md.
 
-`--quick` runs fewer requests and shorter loads (about 5 minutes instead of about 15).
+`--quick` runs fewer requests and shorter loads (about 3 minutes instead of about 7 on 2 cores).
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def report(sections: list[Section], options: Options, minutes: float, load_befor
         f"{platform.python_implementation()} {platform.python_version()}, load average "
         f"{load_before[0]:.1f} at the start, {minutes:.1f} min in all. IMGREC_WEIGHTS=random (same arithmetic "
         "as the real weights). Server: gunicorn as `make run` (1 process, gthread, 160 threads) on loopback; "
-        "the load comes from a separate process (threads + http.client). Baselines are measured in the same "
-        "run, in the benchmark process, while the server is idle.",
+        "the load comes from a separate process (threads + http.client). Baselines run in the benchmark process in "
+        "the same run: between the sequential requests (latency), right before and after the load (throughput).",
         "",
     ]
     for section in sections:
