@@ -6,9 +6,11 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet --build-constraint build-constraints.txt
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# More threads than IMGREC_QUEUE_MAX: the engine's bounded queue, not gunicorn's unbounded one, decides.
+THREADS ?= 160
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: run dev test lint install install-dev migrate static clean browser-deps
+.PHONY: run dev test lint install install-dev migrate static clean browser-deps bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +42,7 @@ static: install var/secret_key
 run: migrate static
 	DJANGO_SECRET_KEY=$$(cat var/secret_key) IMGREC_PRELOAD=true \
 	$(BIN)/gunicorn imgrec_site.wsgi:application --bind $(HOST):$(PORT) \
-	  --workers 1 --worker-class gthread --threads 8 --timeout 120 --access-logfile -
+	  --workers 1 --worker-class gthread --threads $(THREADS) --timeout 120 --access-logfile -
 
 dev: migrate
 	DJANGO_DEBUG=true IMGREC_PRELOAD=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
@@ -61,6 +63,13 @@ fuzz: install-dev
 	mkdir -p var/fuzz-artifacts
 	$(BIN)/python -m fuzz.fuzz_decode -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=3072 \
 	  -artifact_prefix=var/fuzz-artifacts/ -print_final_stats=1
+
+# Benchmarks (not part of `make test`): about 7 minutes on 2 cores, `make bench-quick` about 3. Writes bench/results.md.
+bench: install-dev
+	$(BIN)/python -m bench.run_all
+
+bench-quick: install-dev
+	$(BIN)/python -m bench.run_all --quick
 
 clean:
 	rm -rf $(VENV) staticfiles

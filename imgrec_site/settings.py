@@ -9,7 +9,7 @@ import dj_database_url
 import xstatic.pkg.bootstrap
 from django.core.exceptions import ImproperlyConfigured
 
-from imgrec_site.env import envbool, envcache, envchoice, envint, envlist
+from imgrec_site.env import envbool, envcache, envchoice, envfloat, envint, envlist
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -96,6 +96,12 @@ IMGREC_MAX_UPLOAD_BYTES = IMGREC_MAX_UPLOAD_MB * 1024 * 1024
 FILE_UPLOAD_HANDLERS = ["recognizer.uploads.CappedMemoryUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = IMGREC_MAX_UPLOAD_BYTES
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+# --- imgrec inference engine (recognizer/engine.py) ----------------------------------------
+IMGREC_MAX_BATCH = envint("IMGREC_MAX_BATCH", "16", minimum=1)
+IMGREC_BATCH_WAIT_MS = envfloat("IMGREC_BATCH_WAIT_MS", "2", minimum=0.0)
+IMGREC_QUEUE_MAX = envint("IMGREC_QUEUE_MAX", "64", minimum=1)
+IMGREC_TIMEOUT_S = envfloat("IMGREC_TIMEOUT_S", "30", minimum=0.1)
 
 LOGGING = {
     "version": 1,

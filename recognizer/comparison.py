@@ -90,9 +90,11 @@ def compare_image(
             continue
         model_timings: dict[str, float] = {}
         with timed(model_timings, "preprocess"):
-            batch = model.preprocess(resize_to_array(image, model.spec.input_size)[None, ...])
-        with timed(model_timings, "inference"):
-            scores = model.compiled.forward(batch)[0]
+            pixels = model.preprocess(resize_to_array(image, model.spec.input_size))
+        inferred = model.engine.submit(pixels)
+        model_timings["queue"] = inferred.queue_ms
+        model_timings["inference"] = inferred.inference_ms
+        scores = inferred.scores
         results.append(
             ModelResult(
                 model=status.name,

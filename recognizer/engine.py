@@ -1,14 +1,31 @@
-"""Compiled inference: `model(x, training=False)` inside one `tf.function`, never `model.predict()`."""
+"""Compiled inference and micro-batching.
+
+`CompiledModel` is the bare forward pass: `model(x, training=False)` inside one `tf.function`, never
+`model.predict()`. `BatchingEngine` puts one worker thread in front of it: requests wait in a
+bounded queue, the worker takes up to `max_batch` of them at once (waiting at most `batch_wait_s`
+for company), pads the batch to a bucket size and hands each request its own row of the result.
+"""
 
 from __future__ import annotations
 
+import logging
+import queue
 import threading
+import time
+import weakref
+from concurrent.futures import CancelledError, Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from recognizer.errors import InferenceTimeout, Overloaded
+
 if TYPE_CHECKING:
     import keras
+
+logger = logging.getLogger(__name__)
 
 
 class CompiledModel:
@@ -38,5 +55,184 @@ class CompiledModel:
         with self._lock:
             return self._forward(np.asarray(batch, dtype=np.float32)).numpy()
 
-    def warm_up(self) -> None:
-        self.forward(np.zeros((1, self.input_size, self.input_size, 3), dtype=np.float32))
+    def warm_up(self, batch_sizes: tuple[int, ...] = (1,)) -> None:
+        """Run each batch size once, so no request pays for the first call of a shape."""
+        for size in batch_sizes:
+            self.forward(np.zeros((size, self.input_size, self.input_size, 3), dtype=np.float32))
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    max_batch: int = 16
+    batch_wait_s: float = 0.002
+    queue_max: int = 64
+    timeout_s: float = 30.0
+
+    @property
+    def buckets(self) -> tuple[int, ...]:
+        """Powers of two up to max_batch, and max_batch itself: 1, 2, 4, 8, 16."""
+        sizes = [1]
+        while sizes[-1] * 2 < self.max_batch:
+            sizes.append(sizes[-1] * 2)
+        if self.max_batch > 1:
+            sizes.append(self.max_batch)
+        return tuple(sizes)
+
+
+@dataclass(frozen=True)
+class InferenceResult:
+    scores: np.ndarray
+    queue_ms: float
+    inference_ms: float
+    batch_size: int
+
+
+@dataclass
+class _Request:
+    pixels: np.ndarray
+    future: Future[InferenceResult]
+    enqueued: float
+
+
+_STOP = object()
+
+
+class BatchingEngine:
+    """One model's bounded queue and the worker thread that serves it in micro-batches."""
+
+    def __init__(self, compiled: CompiledModel, *, config: EngineConfig, name: str) -> None:
+        self.compiled = compiled
+        self.config = config
+        self.name = name
+        self._queue: queue.Queue[_Request | object] = queue.Queue(maxsize=config.queue_max)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(
+            target=_serve,
+            args=(compiled, config, self._queue, self._stopping),
+            name=f"imgrec-engine-{name}",
+            daemon=True,
+        )
+        # The worker holds no reference to the engine: when the engine is dropped, its thread ends.
+        self._finalizer = weakref.finalize(self, _stop, self._queue, self._stopping)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._finalizer()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    def check_capacity(self) -> None:
+        """Raise Overloaded now if the queue is full, before the caller spends time decoding."""
+        if self._queue.full():
+            raise self._overloaded()
+
+    def _overloaded(self) -> Overloaded:
+        return Overloaded(
+            f"Expected a free place in the {self.name} queue ({self.config.queue_max} requests). "
+            "Received a request while it was full; try again in a moment"
+        )
+
+    def submit(self, pixels: np.ndarray) -> InferenceResult:
+        """One preprocessed (size, size, 3) image -> its probabilities, with queue and inference time.
+
+        Raises Overloaded at once when the queue is full, InferenceTimeout past the deadline.
+        """
+        request = _Request(pixels=pixels, future=Future(), enqueued=time.perf_counter())
+        try:
+            self._queue.put_nowait(request)
+        except queue.Full:
+            raise self._overloaded() from None
+        try:
+            return request.future.result(timeout=self.config.timeout_s)
+        except (FutureTimeout, CancelledError):
+            # Not started yet: the worker skips it. Already running: its late result is dropped.
+            request.future.cancel()
+            raise InferenceTimeout(
+                f"Expected {self.name} to answer within {self.config.timeout_s:g} s. "
+                "Received no result in time; the server is busy, try again"
+            ) from None
+
+
+def _stop(requests: queue.Queue[_Request | object], stopping: threading.Event) -> None:
+    stopping.set()
+    try:
+        requests.put_nowait(_STOP)
+    except queue.Full:
+        pass  # the worker is busy and sees `stopping` after this batch
+
+
+def _serve(
+    compiled: CompiledModel,
+    config: EngineConfig,
+    requests: queue.Queue[_Request | object],
+    stopping: threading.Event,
+) -> None:
+    while not stopping.is_set():
+        first = requests.get()
+        if first is _STOP:
+            return
+        batch = _collect_batch(first, config, requests)
+        if batch and batch[-1] is _STOP:
+            stopping.set()
+            batch.pop()
+        _run_batch(compiled, config, [request for request in batch if isinstance(request, _Request)])
+
+
+def _collect_batch(
+    first: _Request | object, config: EngineConfig, requests: queue.Queue[_Request | object]
+) -> list[_Request | object]:
+    """The first request plus whatever arrives before the batch is full or the wait is over."""
+    batch = [first]
+    give_up = time.perf_counter() + config.batch_wait_s
+    while len(batch) < config.max_batch:
+        remaining = give_up - time.perf_counter()
+        try:
+            item = requests.get_nowait() if remaining <= 0 else requests.get(timeout=remaining)
+        except queue.Empty:
+            if remaining <= 0:
+                break
+            continue
+        batch.append(item)
+        if item is _STOP:
+            break
+    return batch
+
+
+def _run_batch(compiled: CompiledModel, config: EngineConfig, batch: list[_Request]) -> None:
+    # A request whose caller gave up (deadline passed) is cancelled: skip it.
+    live = [request for request in batch if request.future.set_running_or_notify_cancel()]
+    if not live:
+        return
+    started = time.perf_counter()
+    bucket = next(size for size in config.buckets if size >= len(live))
+    size = compiled.input_size
+    padded = np.zeros((bucket, size, size, 3), dtype=np.float32)
+    for row, request in enumerate(live):
+        padded[row] = request.pixels
+    try:
+        scores = compiled.forward(padded)
+    except Exception as error:  # the worker must outlive any one batch
+        logger.exception("batch of %d failed", len(live))
+        for request in live:
+            request.future.set_exception(error)
+        return
+    inference_ms = (time.perf_counter() - started) * 1000.0
+    for row, request in enumerate(live):
+        request.future.set_result(
+            InferenceResult(
+                scores=scores[row].copy(),
+                queue_ms=(started - request.enqueued) * 1000.0,
+                inference_ms=inference_ms,
+                batch_size=len(live),
+            )
+        )

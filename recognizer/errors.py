@@ -39,3 +39,16 @@ class RateLimited(RecognizerError):
     def __init__(self, message: str, *, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class Overloaded(RecognizerError):
+    """The model's queue is full: refused at once rather than left waiting."""
+
+    status = 503
+    retry_after_s = 1
+
+
+class InferenceTimeout(RecognizerError):
+    """The request's deadline passed before its batch ran."""
+
+    status = 504

@@ -23,6 +23,7 @@ ACCEPTED_DESCRIPTION = "JPEG, PNG, WebP, GIF or BMP"
 THUMBNAIL_SIDE = 256
 # The most EXIF one JPEG APP1 segment can hold; PNG and WebP could carry far more.
 MAX_EXIF_BYTES = 64 * 1024
+REDUCING_GAP = 3.0
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
@@ -31,8 +32,11 @@ _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 _MODES_WITH_ALPHA = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
-def decode_image(data: bytes, *, max_pixels: int) -> Image.Image:
+def decode_image(data: bytes, *, max_pixels: int, target_size: int | None = None) -> Image.Image:
     """Decode the first frame of an allowed image, upright (EXIF orientation applied), as RGB.
+
+    With `target_size`, a large JPEG is decoded at the smallest of its DCT scales (1/2, 1/4, 1/8)
+    that still has both sides at least `target_size`: the pixels a model never sees are not decoded.
 
     The one place where decoder failures are caught: whatever the bytes, the caller sees an image
     or a RecognizerError (400 corrupt, 413 too many pixels, 415 not an accepted format).
@@ -45,6 +49,8 @@ def decode_image(data: bytes, *, max_pixels: int) -> Image.Image:
             image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
             _check_pixel_count(image, max_pixels)
             _check_exif_size(image)
+            if target_size is not None and image.format == "JPEG":
+                image.draft(None, (target_size, target_size))
             image.load()
             _check_exif_size(image)  # a PNG may carry its eXIf chunk after the pixels
             upright = ImageOps.exif_transpose(image)
@@ -143,8 +149,12 @@ def _high_depth_to_rgb(image: Image.Image) -> Image.Image:
 
 
 def resize_to_array(image: Image.Image, size: int) -> np.ndarray:
-    """Whole image -> size x size float32 RGB array in 0..255 (bilinear, antialiased when shrinking)."""
-    resized = image.resize((size, size), Image.Resampling.BILINEAR)
+    """Whole image -> size x size float32 RGB array in 0..255 (bilinear, antialiased when shrinking).
+
+    `reducing_gap` first shrinks by a whole factor (cheap box filter) while the image stays at
+    least 3x the target, then resamples: the same result within a grey level, at a fraction of the cost.
+    """
+    resized = image.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=REDUCING_GAP)
     return np.asarray(resized, dtype=np.float32)
 
 

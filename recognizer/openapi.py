@@ -19,7 +19,8 @@ ERROR_STATUSES = {
     "413": "The upload or its pixel count is over the limit",
     "415": f"Not a supported image ({ACCEPTED_DESCRIPTION}) or not a multipart/image request",
     "429": "Too many requests from this client (IMGREC_RATE_LIMIT); retry after Retry-After seconds",
-    "503": "The model is not ready (loading, or weights missing); retry after Retry-After seconds",
+    "503": "The model is not ready (loading, or weights missing) or its queue is full; retry after Retry-After",
+    "504": "No result within IMGREC_TIMEOUT_S",
 }
 
 
@@ -101,7 +102,7 @@ def _schemas() -> dict[str, Any]:
         "type": "object",
         "required": ["decode", "preprocess", "inference", "total"],
         "properties": {
-            stage: {"type": "number", "minimum": 0} for stage in ("decode", "preprocess", "inference", "total")
+            stage: {"type": "number", "minimum": 0} for stage in ("decode", "preprocess", "queue", "inference", "total")
         },
     }
     predictions = {"type": "array", "items": _ref("Prediction"), "description": "Highest score first"}
@@ -244,7 +245,7 @@ def openapi_document(*, model_names: list[str]) -> dict[str, Any]:
                     "requestBody": _image_request(model_names, with_model=True),
                     "responses": {
                         "200": _json(_ref("Classification"), "The predictions, highest score first"),
-                        **_errors("400", "404", "405", "413", "415", "429", "503"),
+                        **_errors("400", "404", "405", "413", "415", "429", "503", "504"),
                     },
                 }
             },
@@ -256,7 +257,7 @@ def openapi_document(*, model_names: list[str]) -> dict[str, Any]:
                     "requestBody": _image_request(model_names, with_model=False),
                     "responses": {
                         "200": _json(_ref("Comparison"), "Per-model results, the ensemble and the agreement"),
-                        **_errors("400", "405", "413", "415", "429", "503"),
+                        **_errors("400", "405", "413", "415", "429", "503", "504"),
                     },
                 }
             },

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recognizer.engine import CompiledModel
+from recognizer.engine import BatchingEngine, CompiledModel, EngineConfig
 from recognizer.errors import ModelNotFound, ModelNotReady
 from recognizer.weights import WeightsUnavailable, find_weights, offline_reason, resolve_weights
 from recognizer.zoo import lazy_callable
@@ -190,6 +190,7 @@ class ModelStatus:
 class LoadedModel:
     spec: ModelSpec
     compiled: CompiledModel
+    engine: BatchingEngine
 
     def preprocess(self, pixels: np.ndarray) -> np.ndarray:
         return self.spec.preprocess(pixels)
@@ -211,9 +212,11 @@ class ModelRegistry:
         *,
         weights_mode: str,
         weights_dir: str = "",
+        engine_config: EngineConfig | None = None,
     ) -> None:
         self.weights_mode = weights_mode
         self.weights_dir = weights_dir
+        self.engine_config = engine_config or EngineConfig()
         self._slots = {spec.name: _Slot(spec) for spec in specs}
         for slot in self._slots.values():
             if self._weights_missing(slot.spec):
@@ -318,8 +321,16 @@ class ModelRegistry:
             spec, mode=self.weights_mode, weights_dir=self.weights_dir, allow_download=allow_download
         )
         compiled = CompiledModel(spec.build(weights_path), input_size=spec.input_size)
-        compiled.warm_up()
-        return LoadedModel(spec=spec, compiled=compiled)
+        compiled.warm_up(self.engine_config.buckets)
+        engine = BatchingEngine(compiled, config=self.engine_config, name=spec.name)
+        engine.start()
+        return LoadedModel(spec=spec, compiled=compiled, engine=engine)
+
+    def close(self) -> None:
+        """Stop every model's worker thread (tests and orderly shutdown; daemon threads otherwise)."""
+        for slot in self._slots.values():
+            if slot.loaded is not None:
+                slot.loaded.engine.stop()
 
     def _weights_missing(self, spec: ModelSpec) -> bool:
         """ImageNet weights that are neither in IMGREC_WEIGHTS_DIR nor in the Keras cache (a stat, no I/O)."""
@@ -353,4 +364,10 @@ def get_registry() -> ModelRegistry:
         [SPECS_BY_NAME[name] for name in settings.IMGREC_MODELS if name in SPECS_BY_NAME],
         weights_mode=settings.IMGREC_WEIGHTS,
         weights_dir=settings.IMGREC_WEIGHTS_DIR,
+        engine_config=EngineConfig(
+            max_batch=settings.IMGREC_MAX_BATCH,
+            batch_wait_s=settings.IMGREC_BATCH_WAIT_MS / 1000.0,
+            queue_max=settings.IMGREC_QUEUE_MAX,
+            timeout_s=settings.IMGREC_TIMEOUT_S,
+        ),
     )

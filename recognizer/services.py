@@ -48,17 +48,19 @@ def classify_image(
     max_pixels: int,
     registry: ModelRegistry | None = None,
 ) -> Classification:
-    """Decode -> preprocess -> compiled forward -> top k, with the time of each stage."""
+    """Decode -> preprocess -> queue -> batched compiled forward -> top k, with the time of each stage."""
     registry = registry or get_registry()
     model = registry.get(model_name)
+    model.engine.check_capacity()
     timings: dict[str, float] = {}
     started = time.perf_counter()
     with timed(timings, "decode"):
-        image = decode_image(image_bytes, max_pixels=max_pixels)
+        image = decode_image(image_bytes, max_pixels=max_pixels, target_size=model.spec.input_size)
     with timed(timings, "preprocess"):
-        batch = model.preprocess(resize_to_array(image, model.spec.input_size)[None, ...])
-    with timed(timings, "inference"):
-        scores = model.compiled.forward(batch)[0]
-    predictions = top_k_predictions(scores, top_k)
+        pixels = model.preprocess(resize_to_array(image, model.spec.input_size))
+    inferred = model.engine.submit(pixels)
+    timings["queue"] = inferred.queue_ms
+    timings["inference"] = inferred.inference_ms
+    predictions = top_k_predictions(inferred.scores, top_k)
     timings["total"] = (time.perf_counter() - started) * 1000.0
     return Classification(model=model_name, predictions=predictions, image=image, timings_ms=timings)

@@ -20,7 +20,7 @@ from recognizer.ratelimit import rate_limit
 from recognizer.registry import SPECS_BY_NAME, ModelRegistry, get_registry
 from recognizer.uploads import multipart_upload
 
-TIMED_STAGES = ("decode", "preprocess", "inference", "chart", "total")
+TIMED_STAGES = ("decode", "preprocess", "queue", "inference", "chart", "total")
 
 
 def _upload_form(registry: ModelRegistry, *args: object) -> UploadForm:
@@ -50,7 +50,10 @@ def upload(request: HttpRequest) -> HttpResponse:
     try:
         return _classify_upload(request, registry)
     except RecognizerError as error:
-        return _render_form(request, _upload_form(registry), status=error.status, error=error)
+        response = _render_form(request, _upload_form(registry), status=error.status, error=error)
+        if error.retry_after_s is not None:
+            response["Retry-After"] = str(error.retry_after_s)
+        return response
 
 
 def _classify_upload(request: HttpRequest, registry: ModelRegistry) -> HttpResponse:
@@ -89,7 +92,7 @@ def render_entry(request: HttpRequest, entry: HistoryEntry) -> HttpResponse:
         "chart_uri": chart,
         "chart_alt": chart_alt_text(predictions),
         "thumbnail_uri": thumbnail_uri,
-        "timings": [(stage, timings_ms[stage]) for stage in TIMED_STAGES],
+        "timings": [(stage, timings_ms[stage]) for stage in TIMED_STAGES if stage in timings_ms],
         "permalink": request.build_absolute_uri(reverse("recognizer:permalink", args=[entry.id])),
         "form": _upload_form(get_registry()),
     }

@@ -48,7 +48,7 @@ def test_classify_multipart_returns_top_k_highest_first(registry: ModelRegistry)
     assert len(scores) == 7 and scores == sorted(scores, reverse=True)
     assert set(body["predictions"][0]) == {"label", "class_id", "index", "score"}
     assert re.fullmatch(r"n\d{8}", body["predictions"][0]["class_id"])
-    assert set(body["timings_ms"]) == {"decode", "preprocess", "inference", "total"}
+    assert set(body["timings_ms"]) == {"decode", "preprocess", "queue", "inference", "total"}
     assert re.fullmatch(r"/r/[0-9a-f-]{36}/", body["permalink"])
     assert "sessionid" not in response.cookies
 

@@ -1,10 +1,21 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable, Iterator
 
+import keras
 import numpy as np
+import pytest
+import tensorflow as tf
 
+from recognizer.engine import BatchingEngine, CompiledModel, EngineConfig, InferenceResult
+from recognizer.errors import InferenceTimeout, Overloaded
 from recognizer.registry import ModelRegistry
+from recognizer.services import classify_image
+from tests.images import png_bytes
+
+GATED_INPUT = 8
 
 
 def test_every_batch_size_reuses_one_trace(registry: ModelRegistry) -> None:
@@ -17,20 +28,167 @@ def test_every_batch_size_reuses_one_trace(registry: ModelRegistry) -> None:
     assert compiled.trace_count == traces_before
 
 
-def test_concurrent_calls_each_get_their_own_result(registry: ModelRegistry) -> None:
-    compiled = registry.get("resnet50").compiled
-    rng = np.random.default_rng(0)
-    inputs = [rng.uniform(-120, 150, size=(1, 224, 224, 3)).astype(np.float32) for _ in range(6)]
-    expected = [compiled.model(x, training=False).numpy() for x in inputs]
-    results: dict[int, np.ndarray] = {}
+def test_loading_warms_every_bucket_with_a_single_trace(registry: ModelRegistry) -> None:
+    loaded = registry.get("resnet50")
+    assert loaded.engine.config.buckets == (1, 2, 4, 8, 16)
+    assert loaded.compiled.trace_count == 1
+    assert loaded.engine.alive
 
-    def run(index: int) -> None:
-        results[index] = compiled.forward(inputs[index])
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(inputs))]
+def test_forty_concurrent_requests_each_get_their_own_result(registry: ModelRegistry) -> None:
+    loaded = registry.get("resnet50")
+    traces_before = loaded.compiled.trace_count
+    rng = np.random.default_rng(40)
+    images = [rng.uniform(-120, 150, size=(224, 224, 3)).astype(np.float32) for _ in range(40)]
+    sequential = [loaded.compiled.forward(image[None, ...])[0] for image in images]
+    results: dict[int, InferenceResult] = {}
+    start = threading.Barrier(len(images))
+
+    def ask(index: int) -> None:
+        start.wait()
+        results[index] = loaded.engine.submit(images[index])
+
+    threads = [threading.Thread(target=ask, args=(index,)) for index in range(len(images))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
-    for index, want in enumerate(expected):
-        np.testing.assert_allclose(results[index], want, rtol=1e-4, atol=1e-6)
+
+    assert sorted(results) == list(range(len(images)))
+    for index, want in enumerate(sequential):
+        got = results[index].scores
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-6)
+        distances = [np.abs(got - other).sum() for other in sequential]
+        assert int(np.argmin(distances)) == index  # its own answer, not a neighbour's
+    assert max(result.batch_size for result in results.values()) > 1  # requests were batched
+    assert loaded.compiled.trace_count == traces_before  # and no batch size retraced
+
+
+def test_classify_image_reports_queue_and_inference_time(registry: ModelRegistry) -> None:
+    result = classify_image(image_bytes=png_bytes(), model_name="resnet50", max_pixels=10**7, registry=registry)
+    assert len(result.predictions) == 5
+    for stage in ("decode", "preprocess", "queue", "inference", "total"):
+        assert result.timings_ms[stage] >= 0.0
+    assert set(result.as_dict()["timings_ms"]) >= {"queue", "inference"}
+
+
+class Gate:
+    """A real layer whose forward pass waits until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.opened = threading.Event()
+
+    def wait(self, x: tf.Tensor) -> tf.Tensor:
+        self.entered.set()
+        assert self.opened.wait(timeout=60)
+        return x
+
+    def model(self) -> keras.Model:
+        def gated(x: tf.Tensor) -> tf.Tensor:
+            return tf.ensure_shape(tf.py_function(self.wait, [x], tf.float32), x.shape)
+
+        inputs = keras.Input((GATED_INPUT, GATED_INPUT, 3))
+        pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+        waited = keras.layers.Lambda(gated, output_shape=(3,))(pooled)
+        return keras.Model(inputs, keras.layers.Dense(1000, activation="softmax")(waited))
+
+
+@pytest.fixture
+def gate() -> Gate:
+    return Gate()
+
+
+def gated_engine(gate: Gate, **config: float) -> Iterator[BatchingEngine]:
+    gate.opened.set()  # the warm-up runs through the gate
+    compiled = CompiledModel(gate.model(), input_size=GATED_INPUT)
+    compiled.warm_up((1, 2))
+    gate.opened.clear()
+    gate.entered.clear()
+    engine = BatchingEngine(compiled, config=EngineConfig(max_batch=2, **config), name="gated")
+    engine.start()
+    yield engine
+    gate.opened.set()
+    engine.stop()
+    assert not engine.alive
+
+
+@pytest.fixture
+def small_queue(gate: Gate) -> Iterator[BatchingEngine]:
+    yield from gated_engine(gate, queue_max=2, timeout_s=60)
+
+
+@pytest.fixture
+def short_deadline(gate: Gate) -> Iterator[BatchingEngine]:
+    yield from gated_engine(gate, queue_max=8, timeout_s=0.5)
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def pixels(value: float) -> np.ndarray:
+    return np.full((GATED_INPUT, GATED_INPUT, 3), value, dtype=np.float32)
+
+
+def test_a_full_queue_refuses_at_once_with_503(small_queue: BatchingEngine, gate: Gate) -> None:
+    answers: list[InferenceResult] = []
+    running = threading.Thread(target=lambda: answers.append(small_queue.submit(pixels(1))))
+    running.start()
+    assert gate.entered.wait(timeout=30)  # the worker is busy with the first request
+    waiting = [threading.Thread(target=lambda v=v: answers.append(small_queue.submit(pixels(v)))) for v in (2, 3)]
+    for thread in waiting:
+        thread.start()
+    assert wait_until(lambda: small_queue.queued == 2)
+
+    with pytest.raises(Overloaded, match="queue"):
+        small_queue.check_capacity()  # what classify_image asks before decoding
+    with pytest.raises(Overloaded, match="queue") as refused:
+        small_queue.submit(pixels(4))
+    assert refused.value.status == 503 and refused.value.retry_after_s >= 1
+
+    gate.opened.set()
+    for thread in [running, *waiting]:
+        thread.join(timeout=60)
+    assert len(answers) == 3  # the queued requests were served, not dropped
+    small_queue.check_capacity()  # room again
+
+
+def test_a_passed_deadline_gives_504_and_the_next_request_succeeds(short_deadline: BatchingEngine, gate: Gate) -> None:
+    late: list[BaseException] = []
+
+    def ask_and_time_out() -> None:
+        try:
+            short_deadline.submit(pixels(1))
+        except InferenceTimeout as error:
+            late.append(error)
+
+    running = threading.Thread(target=ask_and_time_out)
+    running.start()
+    assert gate.entered.wait(timeout=30)
+    with pytest.raises(InferenceTimeout, match="within 0.5 s") as timed_out:
+        short_deadline.submit(pixels(2))  # waits in the queue behind the stuck batch
+    assert timed_out.value.status == 504
+    running.join(timeout=30)
+    assert len(late) == 1
+
+    gate.opened.set()
+    result = short_deadline.submit(pixels(3))
+    expected = short_deadline.compiled.forward(pixels(3)[None, ...])[0]
+    np.testing.assert_allclose(result.scores, expected, rtol=1e-5)
+    assert short_deadline.alive
+
+
+def test_closing_a_registry_stops_its_worker_threads() -> None:
+    from tests.test_registry import tiny_spec
+
+    registry = ModelRegistry([tiny_spec("tiny")], weights_mode="random")
+    engine = registry.get("tiny").engine
+    assert engine.alive
+    registry.close()
+    assert not engine.alive
