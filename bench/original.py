@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.common import Endpoint, Row, Section, Server, median, multipart
+from bench.common import Endpoint, Row, Section, Server, median
 from bench.context import Bench
 from bench.latency import sequential_ms
 
@@ -11,7 +11,7 @@ def run(bench: Bench) -> Section:
     section = Section("6. The original way (model.predict + pyplot) vs imgrec's page, ResNet50, sequential")
     count = int(bench.options.pick(40, 12))
     ours = bench.measured.get("page_p50_resnet50")
-    original = Endpoint("POST /original/", "/original/", multipart(bench.image, {}))
+    original = Endpoint("POST /original/", "/original/", bench.image, {})
     with Server(settings_module="bench.original_site", IMGREC_PRELOAD="false", IMGREC_MODELS="resnet50") as server:
         server.migrate()
         server.start()

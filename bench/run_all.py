@@ -40,7 +40,7 @@ def main() -> None:
         server.start()
         server.wait_for_http()
         bench = Bench(server=server, options=options)
-        server.wait_until_serving([bench.page("resnet50"), bench.page("vgg19")])
+        server.wait_until_serving([bench.page(name) for name in ("resnet50", "vgg19", "efficientnet_lite0")])
         bench.measured["rss_loaded_mb"] = rss_mb(server.worker_pid)
         bench.api_available = server.path_exists("/api/v1/classify")
         for step in (latency.run, throughput.run, overload.run, memory.run):
