@@ -13,8 +13,10 @@ import queue
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -97,6 +99,41 @@ class _Request:
 _STOP = object()
 
 
+class _Arrivals:
+    """How many admitted requests are still being decoded: company the worker may wait for."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def change(self, delta: int) -> None:
+        with self._lock:
+            self._count += delta
+
+    @property
+    def expected(self) -> bool:
+        return self._count > 0
+
+
+class Admission:
+    """A request let in before its upload is decoded; the worker may wait for it to join a batch."""
+
+    def __init__(self, engine: BatchingEngine) -> None:
+        self._engine = engine
+        self._arriving = True
+        engine._arrivals.change(+1)
+
+    def submit(self, pixels: np.ndarray) -> InferenceResult:
+        request = self._engine._enqueue(pixels)
+        self.leave()
+        return self._engine._await(request)
+
+    def leave(self) -> None:
+        if self._arriving:
+            self._arriving = False
+            self._engine._arrivals.change(-1)
+
+
 class BatchingEngine:
     """One model's bounded queue and the worker thread that serves it in micro-batches."""
 
@@ -105,10 +142,11 @@ class BatchingEngine:
         self.config = config
         self.name = name
         self._queue: queue.Queue[_Request | object] = queue.Queue(maxsize=config.queue_max)
+        self._arrivals = _Arrivals()
         self._stopping = threading.Event()
         self._thread = threading.Thread(
             target=_serve,
-            args=(compiled, config, self._queue, self._stopping),
+            args=(compiled, config, self._queue, self._arrivals, self._stopping),
             name=f"imgrec-engine-{name}",
             daemon=True,
         )
@@ -136,6 +174,20 @@ class BatchingEngine:
         if self._queue.full():
             raise self._overloaded()
 
+    @contextmanager
+    def admit(self) -> Iterator[Admission]:
+        """Let a request in (Overloaded at once if the queue is full) for the time it decodes.
+
+        While admitted requests are on their way, the worker waits up to `batch_wait_s` for them to
+        join its batch; with none on the way, a lone request runs at once and pays no batch window.
+        """
+        self.check_capacity()
+        admission = Admission(self)
+        try:
+            yield admission
+        finally:
+            admission.leave()
+
     def _overloaded(self) -> Overloaded:
         return Overloaded(
             f"Expected a free place in the {self.name} queue ({self.config.queue_max} requests). "
@@ -147,11 +199,17 @@ class BatchingEngine:
 
         Raises Overloaded at once when the queue is full, InferenceTimeout past the deadline.
         """
+        return self._await(self._enqueue(pixels))
+
+    def _enqueue(self, pixels: np.ndarray) -> _Request:
         request = _Request(pixels=pixels, future=Future(), enqueued=time.perf_counter())
         try:
             self._queue.put_nowait(request)
         except queue.Full:
             raise self._overloaded() from None
+        return request
+
+    def _await(self, request: _Request) -> InferenceResult:
         try:
             return request.future.result(timeout=self.config.timeout_s)
         except (FutureTimeout, CancelledError):
@@ -175,13 +233,14 @@ def _serve(
     compiled: CompiledModel,
     config: EngineConfig,
     requests: queue.Queue[_Request | object],
+    arrivals: _Arrivals,
     stopping: threading.Event,
 ) -> None:
     while not stopping.is_set():
         first = requests.get()
         if first is _STOP:
             return
-        batch = _collect_batch(first, config, requests)
+        batch = _collect_batch(first, config, requests, arrivals)
         if batch and batch[-1] is _STOP:
             stopping.set()
             batch.pop()
@@ -189,19 +248,25 @@ def _serve(
 
 
 def _collect_batch(
-    first: _Request | object, config: EngineConfig, requests: queue.Queue[_Request | object]
+    first: _Request | object,
+    config: EngineConfig,
+    requests: queue.Queue[_Request | object],
+    arrivals: _Arrivals,
 ) -> list[_Request | object]:
-    """The first request plus whatever arrives before the batch is full or the wait is over."""
+    """The first request plus whatever is queued, and whatever admitted requests arrive in the wait."""
     batch = [first]
     give_up = time.perf_counter() + config.batch_wait_s
     while len(batch) < config.max_batch:
-        remaining = give_up - time.perf_counter()
         try:
-            item = requests.get_nowait() if remaining <= 0 else requests.get(timeout=remaining)
+            item = requests.get_nowait()
         except queue.Empty:
-            if remaining <= 0:
+            remaining = give_up - time.perf_counter()
+            if remaining <= 0 or not arrivals.expected:
                 break
-            continue
+            try:
+                item = requests.get(timeout=remaining)
+            except queue.Empty:
+                continue
         batch.append(item)
         if item is _STOP:
             break

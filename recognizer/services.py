@@ -51,14 +51,14 @@ def classify_image(
     """Decode -> preprocess -> queue -> batched compiled forward -> top k, with the time of each stage."""
     registry = registry or get_registry()
     model = registry.get(model_name)
-    model.engine.check_capacity()
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    with timed(timings, "decode"):
-        image = decode_image(image_bytes, max_pixels=max_pixels, target_size=model.spec.input_size)
-    with timed(timings, "preprocess"):
-        pixels = model.preprocess(resize_to_array(image, model.spec.input_size))
-    inferred = model.engine.submit(pixels)
+    with model.engine.admit() as admission:
+        with timed(timings, "decode"):
+            image = decode_image(image_bytes, max_pixels=max_pixels, target_size=model.spec.input_size)
+        with timed(timings, "preprocess"):
+            pixels = model.preprocess(resize_to_array(image, model.spec.input_size))
+        inferred = admission.submit(pixels)
     timings["queue"] = inferred.queue_ms
     timings["inference"] = inferred.inference_ms
     predictions = top_k_predictions(inferred.scores, top_k)

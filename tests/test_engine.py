@@ -192,3 +192,36 @@ def test_closing_a_registry_stops_its_worker_threads() -> None:
     assert engine.alive
     registry.close()
     assert not engine.alive
+
+
+@pytest.fixture
+def long_batch_window(gate: Gate) -> Iterator[BatchingEngine]:
+    engines = gated_engine(gate, queue_max=8, timeout_s=10, batch_wait_s=60)
+    engine = next(engines)
+    gate.opened.set()  # batches run freely: only the batch window is under test
+    yield engine
+    next(engines, None)
+
+
+def test_a_lone_request_does_not_wait_out_the_batch_window(long_batch_window: BatchingEngine) -> None:
+    # With a 60 s window and a 10 s deadline, waiting for company that cannot come would time out.
+    with long_batch_window.admit() as admission:
+        result = admission.submit(pixels(1))
+    assert result.batch_size == 1
+
+
+def test_the_worker_waits_for_an_admitted_request_still_decoding(long_batch_window: BatchingEngine) -> None:
+    answers: list[InferenceResult] = []
+    with long_batch_window.admit() as decoding:
+        submitted = threading.Thread(target=lambda: answers.append(long_batch_window.submit(pixels(2))))
+        submitted.start()
+        assert wait_until(lambda: long_batch_window.queued == 0)  # taken by the worker, which now waits
+        answers.append(decoding.submit(pixels(1)))
+    submitted.join(timeout=30)
+    assert [answer.batch_size for answer in answers] == [2, 2]
+
+
+def test_leaving_without_submitting_stops_the_wait(long_batch_window: BatchingEngine) -> None:
+    with pytest.raises(ValueError), long_batch_window.admit():
+        raise ValueError("the upload could not be decoded")
+    assert long_batch_window.submit(pixels(3)).batch_size == 1
