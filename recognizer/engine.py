@@ -236,11 +236,13 @@ def _serve(
     arrivals: _Arrivals,
     stopping: threading.Event,
 ) -> None:
+    company_likely = False  # the last batch had company: more is probably on its way
     while not stopping.is_set():
         first = requests.get()
         if first is _STOP:
             return
-        batch = _collect_batch(first, config, requests, arrivals)
+        batch = _collect_batch(first, config, requests, arrivals, wait_anyway=company_likely)
+        company_likely = len(batch) > 1
         if batch and batch[-1] is _STOP:
             stopping.set()
             batch.pop()
@@ -252,8 +254,14 @@ def _collect_batch(
     config: EngineConfig,
     requests: queue.Queue[_Request | object],
     arrivals: _Arrivals,
+    *,
+    wait_anyway: bool,
 ) -> list[_Request | object]:
-    """The first request plus whatever is queued, and whatever admitted requests arrive in the wait."""
+    """The first request plus whatever is queued, and whatever arrives in the batch window.
+
+    The window is waited only when company is expected: admitted requests still decoding, or (under
+    load, `wait_anyway`) a previous batch that had company. A lone request does not wait.
+    """
     batch = [first]
     give_up = time.perf_counter() + config.batch_wait_s
     while len(batch) < config.max_batch:
@@ -261,7 +269,7 @@ def _collect_batch(
             item = requests.get_nowait()
         except queue.Empty:
             remaining = give_up - time.perf_counter()
-            if remaining <= 0 or not arrivals.expected:
+            if remaining <= 0 or not (wait_anyway or arrivals.expected):
                 break
             try:
                 item = requests.get(timeout=remaining)
