@@ -1,9 +1,10 @@
 """Compiled inference and micro-batching.
 
 `CompiledModel` is the bare forward pass: `model(x, training=False)` inside one `tf.function`, never
-`model.predict()`. `BatchingEngine` puts one worker thread in front of it: requests wait in a
-bounded queue, the worker takes up to `max_batch` of them at once (waiting at most `batch_wait_s`
-for company), pads the batch to a bucket size and hands each request its own row of the result.
+Keras' per-call predict loop. `BatchingEngine` puts one worker thread in front of it: requests wait in
+a bounded queue, the worker takes up to `max_batch` of them at once (waiting at most `batch_wait_s`
+for company it expects), pads the batch to a bucket size and hands each request its own row of the
+result.
 """
 
 from __future__ import annotations
