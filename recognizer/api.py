@@ -28,10 +28,9 @@ from recognizer.openapi import openapi_document
 from recognizer.ratelimit import rate_limit
 from recognizer.registry import get_registry
 from recognizer.responses import json_error
-from recognizer.services import MAX_TOP_K
+from recognizer.services import DEFAULT_TOP_K, MAX_TOP_K
 from recognizer.uploads import multipart_upload, read_capped_body
 
-DEFAULT_TOP_K = 5
 JsonView = Callable[[HttpRequest], JsonResponse]
 
 

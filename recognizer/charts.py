@@ -12,6 +12,7 @@ import base64
 import io
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
@@ -75,8 +76,20 @@ def _shorten(label: str) -> str:
     return label if len(label) <= MAX_LABEL_CHARS else label[: MAX_LABEL_CHARS - 1] + "…"
 
 
-def svg_data_uri(svg: bytes) -> str:
-    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode("ascii")
+def data_uri(data: bytes, *, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+@dataclass(frozen=True)
+class ChartImage:
+    uri: str
+    alt: str
+
+
+def chart_image(predictions: Sequence[Prediction], *, title: str) -> ChartImage:
+    """The chart as an inline SVG `data:` URI, with its text alternative."""
+    svg = render_bar_chart_svg(predictions, title=title)
+    return ChartImage(uri=data_uri(svg, mime="image/svg+xml"), alt=chart_alt_text(predictions))
 
 
 def chart_alt_text(predictions: Sequence[Prediction]) -> str:

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
-import base64
-
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from recognizer.charts import chart_alt_text, render_bar_chart_svg, svg_data_uri
+from recognizer.charts import chart_image, data_uri
 from recognizer.comparison import compare_image
 from recognizer.errors import RecognizerError
 from recognizer.forms import CompareForm
 from recognizer.imaging import encode_thumbnail
 from recognizer.ratelimit import rate_limit
 from recognizer.registry import get_registry
+from recognizer.services import DEFAULT_TOP_K
 from recognizer.uploads import multipart_upload
-
-TOP_K = 5
-
-
-def _chart(predictions: list, title: str) -> dict[str, str]:
-    return {"uri": svg_data_uri(render_bar_chart_svg(predictions, title=title)), "alt": chart_alt_text(predictions)}
 
 
 @require_http_methods(["GET", "POST"])
@@ -37,20 +30,22 @@ def compare(request: HttpRequest) -> HttpResponse:
         if not form.is_valid():
             return render(request, "recognizer/compare.html", {**context, "form": form}, status=400)
         comparison = compare_image(
-            image_bytes=form.cleaned_data["image"].read(), top_k=TOP_K, max_pixels=settings.IMGREC_MAX_PIXELS
+            image_bytes=form.cleaned_data["image"].read(), top_k=DEFAULT_TOP_K, max_pixels=settings.IMGREC_MAX_PIXELS
         )
     except RecognizerError as error:
         return render(
             request, "recognizer/compare.html", {**context, "form": CompareForm(), "error": error}, status=error.status
         )
-    columns = [{"result": result, "chart": _chart(result.predictions, result.label)} for result in comparison.results]
-    thumbnail = base64.b64encode(encode_thumbnail(comparison.image)).decode("ascii")
+    columns = [
+        {"result": result, "chart": chart_image(result.predictions, title=result.label)}
+        for result in comparison.results
+    ]
     context.update(
         form=CompareForm(),
         comparison=comparison,
         columns=columns,
-        ensemble_chart=_chart(comparison.ensemble, "Ensemble (mean)"),
+        ensemble_chart=chart_image(comparison.ensemble, title="Ensemble (mean)"),
         agreement=comparison.agreement(),
-        thumbnail_uri=f"data:image/jpeg;base64,{thumbnail}",
+        thumbnail_uri=data_uri(encode_thumbnail(comparison.image), mime="image/jpeg"),
     )
     return render(request, "recognizer/compare.html", context)

@@ -13,7 +13,7 @@ from recognizer.errors import ModelNotReady
 from recognizer.imaging import decode_image, resize_to_array
 from recognizer.labels import Prediction, top_k_predictions
 from recognizer.registry import ModelRegistry, get_registry
-from recognizer.services import timed
+from recognizer.services import DEFAULT_TOP_K, timed
 
 
 @dataclass
@@ -70,7 +70,7 @@ class Comparison:
 def compare_image(
     *,
     image_bytes: bytes,
-    top_k: int = 5,
+    top_k: int = DEFAULT_TOP_K,
     max_pixels: int,
     registry: ModelRegistry | None = None,
 ) -> Comparison:

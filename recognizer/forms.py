@@ -7,9 +7,7 @@ from django import forms
 
 from recognizer.imaging import ACCEPTED_DESCRIPTION
 from recognizer.registry import ModelState, ModelStatus
-from recognizer.services import MAX_TOP_K
-
-DEFAULT_TOP_K = 5
+from recognizer.services import DEFAULT_TOP_K, MAX_TOP_K
 
 
 def option_label(status: ModelStatus) -> str:

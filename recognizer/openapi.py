@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from recognizer.imaging import ACCEPTED_DESCRIPTION
-from recognizer.services import MAX_TOP_K
+from recognizer.services import DEFAULT_TOP_K, MAX_TOP_K
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp")
 
@@ -45,7 +45,7 @@ def _errors(*statuses: str) -> dict[str, Any]:
 def _image_request(model_names: list[str], *, with_model: bool) -> dict[str, Any]:
     multipart_fields: dict[str, Any] = {
         "image": {"type": "string", "format": "binary", "description": ACCEPTED_DESCRIPTION},
-        "top_k": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K, "default": 5},
+        "top_k": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K, "default": DEFAULT_TOP_K},
     }
     if with_model:
         multipart_fields["model"] = {"type": "string", "enum": model_names}
@@ -69,7 +69,7 @@ def _query_parameters(model_names: list[str], *, with_model: bool) -> list[dict[
             "in": "query",
             "required": False,
             "description": "How many classes to return (a multipart `top_k` field takes precedence)",
-            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K, "default": 5},
+            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K, "default": DEFAULT_TOP_K},
         }
     ]
     if with_model:

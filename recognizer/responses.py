@@ -15,16 +15,16 @@ API_PREFIX = "/api/"
 
 
 def json_error(error: RecognizerError) -> JsonResponse:
-    return _with_retry_after(JsonResponse({"error": str(error)}, status=error.status), error)
+    return with_retry_after(JsonResponse({"error": str(error)}, status=error.status), error)
 
 
 def error_response(request: HttpRequest, error: RecognizerError) -> HttpResponse:
     if request.path.startswith(API_PREFIX):
         return json_error(error)
-    return _with_retry_after(render(request, f"{error.status}.html", {"error": error}, status=error.status), error)
+    return with_retry_after(render(request, f"{error.status}.html", {"error": error}, status=error.status), error)
 
 
-def _with_retry_after(response: HttpResponse, error: RecognizerError) -> HttpResponse:
+def with_retry_after(response: HttpResponse, error: RecognizerError) -> HttpResponse:
     if error.retry_after_s is not None:
         response["Retry-After"] = str(error.retry_after_s)
     return response

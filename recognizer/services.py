@@ -13,6 +13,7 @@ from recognizer.imaging import decode_image, resize_to_array
 from recognizer.labels import Prediction, top_k_predictions
 from recognizer.registry import ModelRegistry, get_registry
 
+DEFAULT_TOP_K = 5
 MAX_TOP_K = 20
 
 
@@ -44,7 +45,7 @@ def classify_image(
     *,
     image_bytes: bytes,
     model_name: str,
-    top_k: int = 5,
+    top_k: int = DEFAULT_TOP_K,
     max_pixels: int,
     registry: ModelRegistry | None = None,
 ) -> Classification:

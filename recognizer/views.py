@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import base64
-import time
-
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from recognizer.charts import chart_alt_text, render_bar_chart_svg, svg_data_uri
+from recognizer.charts import chart_image, data_uri
 from recognizer.errors import RecognizerError
 from recognizer.forms import UploadForm
 from recognizer.history import classify_with_history, session_key_of
 from recognizer.models import HistoryEntry
 from recognizer.ratelimit import rate_limit
 from recognizer.registry import SPECS_BY_NAME, ModelRegistry, get_registry
+from recognizer.responses import with_retry_after
+from recognizer.services import timed
 from recognizer.uploads import multipart_upload
 
 TIMED_STAGES = ("decode", "preprocess", "queue", "inference", "chart", "total")
@@ -50,10 +49,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     try:
         return _classify_upload(request, registry)
     except RecognizerError as error:
-        response = _render_form(request, _upload_form(registry), status=error.status, error=error)
-        if error.retry_after_s is not None:
-            response["Retry-After"] = str(error.retry_after_s)
-        return response
+        return with_retry_after(_render_form(request, _upload_form(registry), status=error.status, error=error), error)
 
 
 def _classify_upload(request: HttpRequest, registry: ModelRegistry) -> HttpResponse:
@@ -77,20 +73,19 @@ def render_entry(request: HttpRequest, entry: HistoryEntry) -> HttpResponse:
     spec = SPECS_BY_NAME.get(entry.model)
     model_label = spec.label if spec else entry.model
     predictions = entry.prediction_objects()
-    chart_start = time.perf_counter()
-    chart = svg_data_uri(render_bar_chart_svg(predictions, title=f"{model_label}: top {len(predictions)}"))
-    timings_ms = {**entry.timings_ms, "chart": (time.perf_counter() - chart_start) * 1000.0}
+    timings_ms = dict(entry.timings_ms)
+    with timed(timings_ms, "chart"):
+        chart = chart_image(predictions, title=f"{model_label}: top {len(predictions)}")
     timings_ms["total"] += timings_ms["chart"]
     try:
         with entry.thumbnail.open("rb") as file:
-            thumbnail_uri = "data:image/jpeg;base64," + base64.b64encode(file.read()).decode("ascii")
+            thumbnail_uri = data_uri(file.read(), mime="image/jpeg")
     except OSError:  # removed from MEDIA_ROOT by hand: the result still shows, without its picture
         thumbnail_uri = ""
     context = {
         "result": entry,
         "model_label": model_label,
-        "chart_uri": chart,
-        "chart_alt": chart_alt_text(predictions),
+        "chart": chart,
         "thumbnail_uri": thumbnail_uri,
         "timings": [(stage, timings_ms[stage]) for stage in TIMED_STAGES if stage in timings_ms],
         "permalink": request.build_absolute_uri(reverse("recognizer:permalink", args=[entry.id])),

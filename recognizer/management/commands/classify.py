@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recognizer.errors import RecognizerError
 from recognizer.registry import get_registry
-from recognizer.services import MAX_TOP_K, Classification, classify_image
+from recognizer.services import DEFAULT_TOP_K, MAX_TOP_K, Classification, classify_image
 
 
 def top_k_argument(value: str) -> int:
@@ -34,7 +34,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--model", default=None, help="model name (default: resnet50 if it can load, else the first that can)"
         )
-        parser.add_argument("--top", type=top_k_argument, default=5, help=f"how many classes to print (1-{MAX_TOP_K})")
+        parser.add_argument(
+            "--top", type=top_k_argument, default=DEFAULT_TOP_K, help=f"how many classes to print (1-{MAX_TOP_K})"
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object per image, as the API returns")
 
     def handle(self, *args: Any, **options: Any) -> None:
