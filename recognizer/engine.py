@@ -3,8 +3,14 @@
 `CompiledModel` is the bare forward pass: `model(x, training=False)` inside one `tf.function`, never
 Keras' per-call predict loop. `BatchingEngine` puts one worker thread in front of it: requests wait in
 a bounded queue, the worker takes up to `max_batch` of them at once (waiting at most `batch_wait_s`
-for company it expects), pads the batch to a bucket size and hands each request its own row of the
-result.
+for company it expects), runs them as one batch of a bucket size and hands each request its own row of
+the result.
+
+On a CPU a forward pass costs about the same per image at every batch size (ResNet50 here: 36 ms per
+image at 8, 34 at 16), so a padded row is almost pure waste: 9 requests padded to 16 cost as much as
+16. The worker pads only when at most a sixteenth of the bucket would be padding (15 of 16); otherwise
+it runs the largest bucket that is full and carries the rest over to the next batch, where new arrivals
+join them.
 """
 
 from __future__ import annotations
@@ -80,6 +86,21 @@ class EngineConfig:
         if self.max_batch > 1:
             sizes.append(self.max_batch)
         return tuple(sizes)
+
+
+MAX_PADDING_SHARE = 1 / 16
+
+
+def batch_to_run(waiting: int, buckets: tuple[int, ...]) -> int:
+    """How many of `waiting` requests to run now (the rest wait for the next batch).
+
+    All of them, padded up to the next bucket, when at most `MAX_PADDING_SHARE` of it is padding
+    (15 of 16). Otherwise the largest bucket that they fill: 8 of 14, 4 of 7, 2 of 3.
+    """
+    bucket = next(size for size in buckets if size >= waiting)
+    if bucket - waiting <= bucket * MAX_PADDING_SHARE:
+        return waiting
+    return max(size for size in buckets if size <= waiting)
 
 
 @dataclass(frozen=True)
@@ -238,32 +259,37 @@ def _serve(
     stopping: threading.Event,
 ) -> None:
     company_likely = False  # the last batch had company: more is probably on its way
+    carried: list[_Request] = []  # taken from the queue, left for this batch by the last one
     while not stopping.is_set():
-        first = requests.get()
-        if first is _STOP:
+        batch: list[_Request | object] = [*carried] or [requests.get()]
+        if batch[0] is _STOP:
             return
-        batch = _collect_batch(first, config, requests, arrivals, wait_anyway=company_likely)
+        batch = _collect_batch(batch, config, requests, arrivals, wait_anyway=company_likely)
         company_likely = len(batch) > 1
-        if batch and batch[-1] is _STOP:
+        if batch[-1] is _STOP:
             stopping.set()
             batch.pop()
-        _run_batch(compiled, config, [request for request in batch if isinstance(request, _Request)])
+        waiting = [item for item in batch if isinstance(item, _Request) and not item.future.cancelled()]
+        run_now = len(waiting) if stopping.is_set() or not waiting else batch_to_run(len(waiting), config.buckets)
+        carried = waiting[run_now:]
+        _run_batch(compiled, config, waiting[:run_now])
+    if carried:  # stopped from outside between two batches: answer what was taken from the queue
+        _run_batch(compiled, config, carried)
 
 
 def _collect_batch(
-    first: _Request | object,
+    batch: list[_Request | object],
     config: EngineConfig,
     requests: queue.Queue[_Request | object],
     arrivals: _Arrivals,
     *,
     wait_anyway: bool,
 ) -> list[_Request | object]:
-    """The first request plus whatever is queued, and whatever arrives in the batch window.
+    """`batch` (the carried requests, or the first) plus whatever is queued and arrives in the window.
 
     The window is waited only when company is expected: admitted requests still decoding, or (under
     load, `wait_anyway`) a previous batch that had company. A lone request does not wait.
     """
-    batch = [first]
     give_up = time.perf_counter() + config.batch_wait_s
     while len(batch) < config.max_batch:
         try:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from recognizer.engine import BatchingEngine, CompiledModel, EngineConfig, InferenceResult
+from recognizer.engine import BatchingEngine, CompiledModel, EngineConfig, InferenceResult, batch_to_run
 from recognizer.errors import InferenceTimeout, Overloaded
 from recognizer.registry import ModelRegistry
 from recognizer.services import classify_image
@@ -99,13 +99,13 @@ def gate() -> Gate:
     return Gate()
 
 
-def gated_engine(gate: Gate, **config: float) -> Iterator[BatchingEngine]:
+def gated_engine(gate: Gate, max_batch: int = 2, **config: float) -> Iterator[BatchingEngine]:
     gate.opened.set()  # the warm-up runs through the gate
     compiled = CompiledModel(gate.model(), input_size=GATED_INPUT)
-    compiled.warm_up((1, 2))
+    compiled.warm_up(EngineConfig(max_batch=max_batch).buckets)
     gate.opened.clear()
     gate.entered.clear()
-    engine = BatchingEngine(compiled, config=EngineConfig(max_batch=2, **config), name="gated")
+    engine = BatchingEngine(compiled, config=EngineConfig(max_batch=max_batch, **config), name="gated")
     engine.start()
     yield engine
     gate.opened.set()
@@ -225,3 +225,44 @@ def test_leaving_without_submitting_stops_the_wait(long_batch_window: BatchingEn
     with pytest.raises(ValueError), long_batch_window.admit():
         raise ValueError("the upload could not be decoded")
     assert long_batch_window.submit(pixels(3)).batch_size == 1
+
+
+@pytest.mark.parametrize(
+    ("waiting", "run_now"),
+    [(1, 1), (2, 2), (3, 2), (4, 4), (5, 4), (7, 4), (8, 8), (9, 8), (13, 8), (14, 8), (15, 15), (16, 16)],
+)
+def test_a_batch_is_padded_only_when_nearly_full(waiting: int, run_now: int) -> None:
+    assert batch_to_run(waiting, (1, 2, 4, 8, 16)) == run_now
+
+
+def test_a_bucket_that_is_not_a_power_of_two_is_used_as_it_is() -> None:
+    buckets = EngineConfig(max_batch=12).buckets
+    assert buckets == (1, 2, 4, 8, 12)
+    assert [batch_to_run(waiting, buckets) for waiting in (11, 12)] == [8, 12]
+
+
+def test_requests_left_over_from_a_batch_run_in_the_next_one(gate: Gate) -> None:
+    engines = gated_engine(gate, max_batch=4, queue_max=8, timeout_s=30)
+    engine = next(engines)
+    answers: dict[float, InferenceResult] = {}
+
+    def ask(value: float) -> None:
+        answers[value] = engine.submit(pixels(value))
+
+    first = threading.Thread(target=ask, args=(1.0,))
+    first.start()
+    assert gate.entered.wait(timeout=30)  # the worker is inside the first batch
+    waiting = [threading.Thread(target=ask, args=(value,)) for value in (2.0, 3.0, 4.0)]
+    for thread in waiting:
+        thread.start()
+    assert wait_until(lambda: engine.queued == 3)
+    gate.opened.set()
+    for thread in [first, *waiting]:
+        thread.join(timeout=30)
+
+    # Three queued requests: two run together (no padded row), the third in the batch after.
+    assert sorted(answer.batch_size for value, answer in answers.items() if value > 1) == [1, 2, 2]
+    for value, answer in answers.items():
+        expected = engine.compiled.forward(pixels(value)[None, ...])[0]
+        np.testing.assert_allclose(answer.scores, expected, rtol=1e-5)
+    next(engines, None)
