@@ -76,11 +76,16 @@ def decode_image(data: bytes, *, max_pixels: int, target_size: int | None = None
 
 
 def _check_pixel_count(image: Image.Image, max_pixels: int) -> None:
+    """Refuse more than `max_pixels`, and never more than Pillow's own bomb threshold.
+
+    The threshold is checked here too, not only through the warnings filter set around the decode:
+    `warnings.catch_warnings` swaps one process-wide filter list, so two threads decoding at once can
+    restore each other's filters, and a request could run without the "error" filter.
+    """
+    limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
     width, height = image.size
-    if width * height > max_pixels:
-        raise ImageTooLarge(
-            f"Expected at most {max_pixels:,} pixels. Received {width}x{height} = {width * height:,} pixels"
-        )
+    if width * height > limit:
+        raise ImageTooLarge(f"Expected at most {limit:,} pixels. Received {width}x{height} = {width * height:,} pixels")
 
 
 def _check_exif_size(image: Image.Image) -> None:

@@ -6,6 +6,7 @@ import io
 import re
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from PIL import Image
 
 from fuzz.seeds import seed_files
+from recognizer import imaging
 from recognizer.errors import ImageTooLarge, InvalidInput
 from recognizer.imaging import MAX_EXIF_BYTES, decode_image, resize_to_array
 from tests.hostile_corpus import STORE_FOR_ORIENTATION, animated_gif, gif_bomb, header_only_png, oriented_png
@@ -45,6 +47,15 @@ def test_pillows_bomb_warning_is_an_error_even_under_a_higher_limit() -> None:
     # 10000x10000 is over Pillow's warning threshold (~89 M pixels) but under this limit.
     with pytest.raises(ImageTooLarge, match="decompression bomb"):
         decode_image(header_only_png(10000, 10000), max_pixels=500_000_000)
+
+
+def test_pillows_threshold_holds_even_when_the_warnings_filter_is_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Another thread's catch_warnings can restore a filter list without our "error" entry.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        monkeypatch.setattr(imaging.warnings, "simplefilter", lambda *args, **kwargs: None)
+        with pytest.raises(ImageTooLarge, match="Received 10000x10000 = 100,000,000 pixels"):
+            decode_image(header_only_png(10000, 10000), max_pixels=500_000_000)
 
 
 @pytest.mark.parametrize("frame_side", [8000, 30000])
