@@ -63,6 +63,10 @@ def test_button_is_disabled_and_progress_shown_while_working(base: str, page: Pa
     expect(page.locator("#upload-progress-text")).to_have_text("Uploading and recognising…")
     button.click(force=True)
     page.keyboard.press("Enter")
+    for _ in range(600):  # the route handler runs when Playwright next dispatches events
+        if held:
+            break
+        page.wait_for_timeout(50)
     held[0].continue_()
     expect_result(page)
     expect(button).to_be_enabled()
