@@ -66,8 +66,9 @@ def decode_image(data: bytes, *, max_pixels: int, target_size: int | None = None
             f"Expected an image in one of {ACCEPTED_DESCRIPTION}. Received {_describe_bytes(data)}"
         ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
-        raise ImageTooLarge(f"Expected at most {limit:,} pixels. Received a decompression bomb: {error}") from None
+        raise ImageTooLarge(
+            f"Expected at most {_pixel_limit(max_pixels):,} pixels. Received a decompression bomb: {error}"
+        ) from None
     except _DECODER_FAILURES as error:
         raise InvalidInput(
             f"Expected a complete {ACCEPTED_DESCRIPTION} file. Received one that could not be decoded "
@@ -75,14 +76,19 @@ def decode_image(data: bytes, *, max_pixels: int, target_size: int | None = None
         ) from None
 
 
-def _check_pixel_count(image: Image.Image, max_pixels: int) -> None:
-    """Refuse more than `max_pixels`, and never more than Pillow's own bomb threshold.
+def _pixel_limit(max_pixels: int) -> int:
+    """`max_pixels`, and never more than Pillow's own bomb threshold."""
+    return min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
 
-    The threshold is checked here too, not only through the warnings filter set around the decode:
-    `warnings.catch_warnings` swaps one process-wide filter list, so two threads decoding at once can
-    restore each other's filters, and a request could run without the "error" filter.
+
+def _check_pixel_count(image: Image.Image, max_pixels: int) -> None:
+    """Refuse more pixels than `_pixel_limit` allows.
+
+    Pillow's threshold is checked here too, not only through the warnings filter set around the
+    decode: `warnings.catch_warnings` swaps one process-wide filter list, so two threads decoding at
+    once can restore each other's filters, and a request could run without the "error" filter.
     """
-    limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
+    limit = _pixel_limit(max_pixels)
     width, height = image.size
     if width * height > limit:
         raise ImageTooLarge(f"Expected at most {limit:,} pixels. Received {width}x{height} = {width * height:,} pixels")
