@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from recognizer.registry import SPECS_BY_NAME, ModelRegistry
+from recognizer.registry import ModelRegistry
+from tests.conftest import OfflineRegistry
 from tests.images import png_bytes
 
 
@@ -109,12 +109,8 @@ def test_text_body_is_a_415_and_so_is_a_json_request(client: Client, registry: M
     assert_error(response, 415, "Received no Content-Type")
 
 
-def test_model_without_weights_is_a_503_with_retry_after(
-    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    offline = ModelRegistry([SPECS_BY_NAME["resnet50"]], weights_mode="imagenet")
-    monkeypatch.setattr("recognizer.api.get_registry", lambda: offline)
+def test_model_without_weights_is_a_503_with_retry_after(client: Client, offline_registry: OfflineRegistry) -> None:
+    offline_registry(["resnet50"], serving=("recognizer.api",))
     response = post_image(client, png_bytes(), model="resnet50")
     assert_error(response, 503, "weights not available offline")
     assert response["Retry-After"] == "5"

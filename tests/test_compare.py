@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ from django.test import Client
 from recognizer.comparison import compare_image
 from recognizer.imaging import decode_image, resize_to_array
 from recognizer.registry import SPECS_BY_NAME, ModelRegistry
+from tests.conftest import OfflineRegistry
 from tests.images import png_bytes
 
 THREE_MODELS = ("resnet50", "inception_v3", "densenet121")
@@ -83,11 +83,9 @@ def test_compare_api_and_page(client: Client, three_models: ModelRegistry, monke
 
 
 def test_compare_skips_a_model_without_weights_and_503s_when_none_is_left(
-    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: Client, offline_registry: OfflineRegistry
 ) -> None:
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    offline = ModelRegistry([SPECS_BY_NAME["vgg16"]], weights_mode="imagenet")
-    monkeypatch.setattr("recognizer.api.get_registry", lambda: offline)
+    offline_registry(["vgg16"], serving=("recognizer.api",))
     response = client.post("/api/v1/compare", data=png_bytes(), content_type="image/png")
     assert response.status_code == 503
     assert response["Retry-After"] == "5"

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from recognizer.registry import SPECS_BY_NAME, ModelRegistry
+from tests.conftest import OfflineRegistry
 from tests.images import encode, png_bytes, scene_rgb
 
 
@@ -116,11 +116,9 @@ def test_two_files_in_one_request_is_a_400(client: Client) -> None:
 
 
 def test_a_model_without_weights_is_disabled_with_its_reason_and_refused_with_503(
-    client: Client, registry: ModelRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: Client, registry: ModelRegistry, offline_registry: OfflineRegistry
 ) -> None:
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    offline = ModelRegistry([SPECS_BY_NAME["resnet50"], SPECS_BY_NAME["vgg19"]], weights_mode="imagenet")
-    monkeypatch.setattr("recognizer.views.get_registry", lambda: offline)
+    offline_registry(["resnet50", "vgg19"], serving=("recognizer.views",))
     response = upload(client, png_bytes(), model="vgg19")
     assert response.status_code == 503
     assert "weights not available offline" in error_text(response)
@@ -130,11 +128,9 @@ def test_a_model_without_weights_is_disabled_with_its_reason_and_refused_with_50
 
 
 def test_without_imagenet_weights_efficientnet_lite0_is_preselected_and_the_page_says_why(
-    client: Client, registry: ModelRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: Client, registry: ModelRegistry, offline_registry: OfflineRegistry
 ) -> None:
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    offline = ModelRegistry([SPECS_BY_NAME[name] for name in registry.names], weights_mode="imagenet")
-    monkeypatch.setattr("recognizer.views.get_registry", lambda: offline)
+    offline_registry(list(registry.names), serving=("recognizer.views",))
     html = client.get("/").content.decode()
     assert re.search(r'<option value="efficientnet_lite0"[^>]*selected', html)
     assert re.search(r'<option value="resnet50"[^>]*disabled', html)

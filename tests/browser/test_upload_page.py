@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, FileChooser, Page, Route, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from recognizer.registry import SPECS_BY_NAME, ModelRegistry
 from tests.browser.conftest import DESKTOP, dispatch_file, image_payload, new_page, save_screenshot
+from tests.conftest import OfflineRegistry
 from tests.images import encode, scene_rgb
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -138,12 +137,10 @@ def test_submitting_without_a_file_says_what_to_do(base: str, page: Page, page_e
 
 
 def test_an_unavailable_model_is_disabled_with_its_reason(
-    base: str, page: Page, page_errors: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    base: str, page: Page, page_errors: list[str], offline_registry: OfflineRegistry
 ) -> None:
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))  # an empty Keras cache: no ImageNet weights for ResNet50
-    offline = ModelRegistry([SPECS_BY_NAME["resnet50"], SPECS_BY_NAME["efficientnet_lite0"]], weights_mode="imagenet")
-    for module in ("recognizer.views", "recognizer.api"):
-        monkeypatch.setattr(f"{module}.get_registry", lambda: offline)
+    # An empty Keras cache: no ImageNet weights for ResNet50.
+    offline_registry(["resnet50", "efficientnet_lite0"], serving=("recognizer.views", "recognizer.api"))
     page.goto(base)
     resnet = page.locator('#id_model option[value="resnet50"]')
     expect(resnet).to_be_disabled()
