@@ -339,8 +339,8 @@ class Options:
 def bare_models(names: Sequence[str]) -> dict[str, object]:
     """The same compiled forward the server runs, built in this process (random weights)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imgrec_site.settings")
-    from recognizer.engine import CompiledModel
-    from recognizer.registry import SPECS_BY_NAME
+    from recognizer.inference.batching import CompiledModel
+    from recognizer.inference.catalog import SPECS_BY_NAME
 
     models = {}
     for name in names:

@@ -24,7 +24,7 @@ def empty_tensorflow_rss_mb() -> float:
 
 
 def weight_mb() -> float:
-    from recognizer.registry import SPECS_BY_NAME
+    from recognizer.inference.catalog import SPECS_BY_NAME
 
     return sum(SPECS_BY_NAME[name].params * 4 for name in MODELS) / 1024 / 1024
 

@@ -16,7 +16,7 @@ from django.urls import include, path
 from django.views.decorators.csrf import csrf_exempt
 from PIL import Image
 
-from recognizer.labels import top_k_predictions
+from recognizer.inference.labels import top_k_predictions
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -42,8 +42,9 @@ from django.test.utils import setup_test_environment  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from bench.common import unique_upload  # noqa: E402
-from recognizer.registry import SPECS_BY_NAME, get_registry  # noqa: E402
-from recognizer.zoo.efficientnet_lite import build_efficientnet_lite0, bundled_weights_path  # noqa: E402
+from recognizer import serving  # noqa: E402
+from recognizer.inference.catalog import SPECS_BY_NAME  # noqa: E402
+from recognizer.inference.zoo.efficientnet_lite import build_efficientnet_lite0, bundled_weights_path  # noqa: E402
 
 
 def photo_jpeg(width: int = 1024, height: int = 768) -> bytes:
@@ -84,7 +85,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     settings.MEDIA_ROOT = _WORKDIR / "media"
     setup_test_environment()
-    registry = get_registry()
+    registry = serving.get_registry()
     client = Client()
     jpeg = photo_jpeg()
     print(f"{'model':<20} {'forward b=1 ms':>15} {'page ms':>10} {'page/forward':>13}")
@@ -97,8 +98,9 @@ def main() -> None:
 
         def post_page() -> None:
             upload = io.BytesIO(unique_upload(jpeg))  # new bytes each time: no answer from the history cache
-            response = client.post("/", {"image": upload, "model": name})  # noqa: B023
-            assert response.status_code == 200, response.status_code
+            # POST / answers 303 to the result's permalink; a browser then GETs it (chart included).
+            response = client.post("/", {"image": upload, "model": name}, follow=True)  # noqa: B023
+            assert response.status_code == 200 and response.redirect_chain, response.status_code
 
         post_page()
         forward = median_ms(lambda: compiled.forward(batch), repeats)  # noqa: B023

@@ -18,8 +18,8 @@ with atheris.instrument_imports(include=["PIL", "recognizer"]):
     # Pillow imports its format plugins lazily; import the allowed ones here so they are instrumented.
     from PIL import BmpImagePlugin, GifImagePlugin, JpegImagePlugin, PngImagePlugin, WebPImagePlugin  # noqa: F401
 
-    from recognizer.errors import RecognizerError
-    from recognizer.imaging import decode_image, resize_to_array
+    from recognizer.inference.errors import RecognizerError
+    from recognizer.inference.imaging import decode_image, resize_to_array
 
 from fuzz.seeds import write_seeds
 

@@ -57,7 +57,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.messages.context_processors.messages",
-                "recognizer.context_processors.weights_banner",
+                "recognizer.pages.context_processors.weights_banner",
             ],
         },
     },
@@ -93,11 +93,11 @@ IMGREC_HISTORY_DAYS = envint("IMGREC_HISTORY_DAYS", "30", minimum=1)  # purge_hi
 
 # Uploads stay in memory up to the cap; the cap is enforced while the body streams in.
 IMGREC_MAX_UPLOAD_BYTES = IMGREC_MAX_UPLOAD_MB * 1024 * 1024
-FILE_UPLOAD_HANDLERS = ["recognizer.uploads.CappedMemoryUploadHandler"]
+FILE_UPLOAD_HANDLERS = ["recognizer.ops.uploads.CappedMemoryUploadHandler"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = IMGREC_MAX_UPLOAD_BYTES
 DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 
-# --- imgrec inference engine (recognizer/engine.py) ----------------------------------------
+# --- imgrec inference engine (recognizer/inference/batching.py) ----------------------------------------
 IMGREC_MAX_BATCH = envint("IMGREC_MAX_BATCH", "16", minimum=1)
 IMGREC_BATCH_WAIT_MS = envfloat("IMGREC_BATCH_WAIT_MS", "2", minimum=0.0)
 IMGREC_QUEUE_MAX = envint("IMGREC_QUEUE_MAX", "64", minimum=1)
@@ -111,11 +111,11 @@ LOGGING = {
 }
 
 # --- production security, rate limit, health (docs/operations.md) ---------------------------
-# The upload limits answer before CsrfViewMiddleware reads the body (see recognizer/middleware.py).
+# The upload limits answer before CsrfViewMiddleware reads the body (see recognizer/ops/middleware.py).
 _after_security = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1
-MIDDLEWARE.insert(_after_security, "recognizer.middleware.ContentSecurityPolicyMiddleware")
+MIDDLEWARE.insert(_after_security, "recognizer.ops.middleware.ContentSecurityPolicyMiddleware")
 _before_csrf = MIDDLEWARE.index("django.middleware.csrf.CsrfViewMiddleware")
-MIDDLEWARE.insert(_before_csrf, "recognizer.middleware.UploadLimitMiddleware")
+MIDDLEWARE.insert(_before_csrf, "recognizer.ops.middleware.UploadLimitMiddleware")
 
 # Served over HTTPS (directly or behind a TLS-terminating proxy): secure cookies, HSTS, redirect.
 DJANGO_HTTPS = envbool("DJANGO_HTTPS", "false")

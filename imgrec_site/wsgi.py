@@ -16,6 +16,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imgrec_site.settings")
 application = get_wsgi_application()
 
 if settings.IMGREC_PRELOAD:
-    from recognizer.registry import get_registry
+    from recognizer import serving
 
-    get_registry().preload_in_background()
+    serving.get_registry().preload_in_background()

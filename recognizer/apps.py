@@ -10,4 +10,4 @@ class RecognizerConfig(AppConfig):
     def ready(self) -> None:
         # Cheap and idempotent: it registers checks. Models load lazily or in the server's
         # background preload (imgrec_site/wsgi.py), never for commands such as migrate.
-        from recognizer import checks  # noqa: F401
+        from recognizer.ops import checks  # noqa: F401

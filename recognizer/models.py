@@ -1,40 +1,5 @@
-"""One stored classification: what a session uploaded (as a re-encoded thumbnail) and what came out."""
+"""Django finds an app's models here; they live with their concern (history/models.py)."""
 
-from __future__ import annotations
+from recognizer.history.models import HistoryEntry
 
-import uuid
-
-from django.db import models
-from django.utils import timezone
-
-from recognizer.labels import Prediction
-
-
-class HistoryEntry(models.Model):
-    # A random UUID4 is the permalink: 122 random bits, so holding the link is the permission.
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    session_key = models.CharField(max_length=40, blank=True, db_index=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    model = models.CharField(max_length=64)
-    weights = models.CharField(max_length=16)
-    top_k = models.PositiveSmallIntegerField()
-    predictions = models.JSONField()
-    timings_ms = models.JSONField()
-    sha256 = models.CharField(max_length=64)
-    thumbnail = models.FileField(upload_to="thumbnails/", max_length=200)
-    cached = models.BooleanField(default=False)
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["sha256", "model", "weights", "top_k"], name="history_cache_key")]
-        verbose_name_plural = "history entries"
-
-    def __str__(self) -> str:
-        return f"{self.model}: {self.top_label} ({self.created_at:%Y-%m-%d %H:%M})"
-
-    @property
-    def top_label(self) -> str:
-        return self.predictions[0]["label"] if self.predictions else ""
-
-    def prediction_objects(self) -> list[Prediction]:
-        return [Prediction(**prediction) for prediction in self.predictions]
+__all__ = ["HistoryEntry"]

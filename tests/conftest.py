@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 from django.core.cache import cache
 
-from recognizer.registry import SPECS_BY_NAME, ModelRegistry, get_registry
+from recognizer import serving
+from recognizer.inference.catalog import SPECS_BY_NAME
+from recognizer.inference.registry import ModelRegistry
 
 
 @pytest.fixture(autouse=True)
@@ -21,37 +23,64 @@ def fresh_rate_limit_counters() -> None:
     cache.clear()
 
 
-@pytest.fixture(autouse=True)
-def database(db: None) -> None:
-    """Every classification is stored in the history, so every test may touch the database."""
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Web tests may touch the database (every classification is filed in the history); the inference
+    core's tests run without it, and pytest-django fails any of them that tries."""
+    tests_root = Path(__file__).parent
+    for item in items:
+        if "inference" not in item.path.relative_to(tests_root).parts and not item.get_closest_marker("django_db"):
+            item.add_marker(pytest.mark.django_db)
 
 
 @pytest.fixture(scope="session")
-def registry() -> ModelRegistry:
+def registry() -> Iterator[ModelRegistry]:
     """The process registry (IMGREC_MODELS from pyproject, random Keras weights), each model loaded once per run."""
-    shared = get_registry()
+    shared = serving.get_registry()
     shared.load_all(allow_download=False)
-    return shared
+    yield shared
+    shared.close()
 
 
-OfflineRegistry = Callable[..., ModelRegistry]
+THREE_MODELS = ("resnet50", "inception_v3", "densenet121")
+
+
+@pytest.fixture(scope="session")
+def three_models() -> Iterator[ModelRegistry]:
+    """Three models with different inputs and preprocessing (224 caffe, 299 tf, 224 torch), random weights."""
+    registry = ModelRegistry([SPECS_BY_NAME[name] for name in THREE_MODELS], weights_mode="random")
+    registry.load_all(allow_download=False)
+    yield registry
+    registry.close()
+
+
+ServeRegistry = Callable[[ModelRegistry], ModelRegistry]
 
 
 @pytest.fixture
-def offline_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[OfflineRegistry]:
-    """`offline_registry(names, serving=modules)`: a registry that asks for ImageNet weights with an empty
-    Keras cache (so the Keras applications fail as without a network), installed as `get_registry` in
-    each of `modules`. Closed after the test."""
-    made: list[ModelRegistry] = []
+def serve_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[ServeRegistry]:
+    """`serve_registry(r)`: every page, API view and command of this test uses `r`; `r` is closed after."""
+    served: list[ModelRegistry] = []
 
-    def install(names: list[str], *, serving: tuple[str, ...]) -> ModelRegistry:
-        monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
-        offline = ModelRegistry([SPECS_BY_NAME[name] for name in names], weights_mode="imagenet")
-        made.append(offline)
-        for module in serving:
-            monkeypatch.setattr(f"{module}.get_registry", lambda: offline)
-        return offline
+    def install(registry: ModelRegistry) -> ModelRegistry:
+        monkeypatch.setattr(serving, "get_registry", lambda: registry)
+        served.append(registry)
+        return registry
 
     yield install
-    for offline in made:
-        offline.close()
+    for registry in served:
+        registry.close()
+
+
+OfflineRegistry = Callable[[list[str]], ModelRegistry]
+
+
+@pytest.fixture
+def offline_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, serve_registry: ServeRegistry) -> OfflineRegistry:
+    """`offline_registry(names)`: a served registry that asks for ImageNet weights with an empty Keras
+    cache, so the Keras applications fail as they do without a network."""
+
+    def install(names: list[str]) -> ModelRegistry:
+        monkeypatch.setenv("KERAS_HOME", str(tmp_path / "empty-keras-home"))
+        return serve_registry(ModelRegistry([SPECS_BY_NAME[name] for name in names], weights_mode="imagenet"))
+
+    return install

@@ -203,7 +203,8 @@ BYTES_CORPUS = [case for case in HOSTILE_CORPUS if not case.http_only]
 
 def post_case(client: Client, url: str, case: HostileCase, *, model: str = "resnet50") -> HttpResponse:
     uploads = [SimpleUploadedFile(f.name, f.data, content_type=f.content_type) for f in case.files()]
-    return client.post(url, {"model": model, "image": uploads if len(uploads) > 1 else uploads[0]})
+    # The page answers a classified upload with 303 to its permalink; following it shows what a user sees.
+    return client.post(url, {"model": model, "image": uploads if len(uploads) > 1 else uploads[0]}, follow=True)
 
 
 def response_message(response: HttpResponse) -> str:

@@ -1,5 +1,5 @@
 """The hostile corpus through every door: the expected status and message, then the next good
-request is answered normally (the worker survived)."""
+request is answered normally, and no model's inference worker died on the way."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
-from recognizer.registry import ModelRegistry
+from recognizer.inference.registry import ModelRegistry
 from tests.hostile_corpus import (
     BYTES_CORPUS,
     HOSTILE_CORPUS,
@@ -48,6 +48,8 @@ def test_http_answers_each_hostile_upload_then_the_next_good_one(
     if case.status != 200:
         follow_up = post_case(client, url, good_upload())
         assert follow_up.status_code == 200, response_message(follow_up)[:2000]
+    # No input may cost a model its worker: a dead one would be restarted, and counted.
+    assert all(status.state == "ready" and status.restarts == 0 for status in registry.statuses())
 
 
 def run_classify(path: Path) -> tuple[int, str, str]:

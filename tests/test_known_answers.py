@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 
-from recognizer.registry import ModelRegistry
+from recognizer.inference.registry import ModelRegistry
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
 GRACE_HOPPER = Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 def page_top5(client: Client, photo: Path) -> list[tuple[str, float]]:
     upload = SimpleUploadedFile(photo.name, photo.read_bytes())
-    response = client.post("/", {"image": upload, "model": "efficientnet_lite0"})
+    response = client.post("/", {"image": upload, "model": "efficientnet_lite0"}, follow=True)
     assert response.status_code == 200
     table = response.content.decode().split('id="predictions"')[1].split("</table>")[0]
     rows = re.findall(r"<tr><td>\d</td><td>([^<]+)</td><td><code>n\d{8}</code></td><td[^>]*>([\d.]+)%</td>", table)

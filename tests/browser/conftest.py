@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 
-from recognizer.registry import ModelRegistry
+from recognizer.inference.registry import ModelRegistry
 from tests.images import png_bytes
 
 ROOT = Path(__file__).resolve().parents[2]

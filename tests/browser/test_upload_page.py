@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import re
+import threading
+from dataclasses import replace
+from pathlib import Path
 
+import keras
 import pytest
 from playwright.sync_api import Browser, FileChooser, Page, Route, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from recognizer.inference.catalog import SPECS_BY_NAME
+from recognizer.inference.registry import ModelRegistry
 from tests.browser.conftest import DESKTOP, dispatch_file, image_payload, new_page, save_screenshot
-from tests.conftest import OfflineRegistry
+from tests.conftest import OfflineRegistry, ServeRegistry
 from tests.images import encode, scene_rgb
+from tests.inference.test_registry import TINY_INPUT, tiny_classifier
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -140,7 +147,7 @@ def test_an_unavailable_model_is_disabled_with_its_reason(
     base: str, page: Page, page_errors: list[str], offline_registry: OfflineRegistry
 ) -> None:
     # An empty Keras cache: no ImageNet weights for ResNet50.
-    offline_registry(["resnet50", "efficientnet_lite0"], serving=("recognizer.views", "recognizer.api"))
+    offline_registry(["resnet50", "efficientnet_lite0"])
     page.goto(base)
     resnet = page.locator('#id_model option[value="resnet50"]')
     expect(resnet).to_be_disabled()
@@ -150,28 +157,28 @@ def test_an_unavailable_model_is_disabled_with_its_reason(
     expect(page.locator('[data-model-state="resnet50"]')).to_have_text("failed")
 
 
-def test_model_states_follow_the_server_from_loading_to_ready(base: str, page: Page, page_errors: list[str]) -> None:
-    # The server's real answer, with VGG19 reported loading twice and then ready, as during a preload.
-    body = page.context.request.get(f"{base}/api/v1/models").json()
-    states = iter(["loading", "loading", "ready"])
+def test_model_states_follow_the_server_from_loading_to_ready(
+    base: str, page: Page, page_errors: list[str], serve_registry: ServeRegistry
+) -> None:
+    # A real background load of VGG19 (a small stand-in network) whose build waits until the test lets it finish.
+    building, finish = threading.Event(), threading.Event()
 
-    def answer(route: Route) -> None:
-        state = next(states, "ready")
-        models = [
-            {**model, "state": state, "reason": "loading…" if state == "loading" else ""}
-            if model["name"] == "vgg19"
-            else model
-            for model in body["models"]
-        ]
-        route.fulfill(json={"models": models})
+    def held_build(weights_path: Path | None, **_: object) -> keras.Model:
+        building.set()
+        assert finish.wait(timeout=60)
+        return tiny_classifier(weights_path)
 
-    page.route("**/api/v1/models", answer)
+    slow_vgg = replace(SPECS_BY_NAME["vgg19"], build=held_build, input_size=TINY_INPUT)
+    registry = serve_registry(ModelRegistry([SPECS_BY_NAME["efficientnet_lite0"], slow_vgg], weights_mode="random"))
+    registry.preload_in_background()
+    assert building.wait(timeout=60)
     page.goto(base)
     vgg = page.locator('#id_model option[value="vgg19"]')
     expect(vgg).to_have_text("VGG19 (loading…)")
     expect(vgg).to_be_disabled()
     expect(page.locator('[data-model-state="vgg19"]')).to_have_text("loading")
-    expect(vgg).to_have_text("VGG19", timeout=10_000)
+    finish.set()
+    expect(vgg).to_have_text("VGG19", timeout=30_000)
     expect(vgg).to_be_enabled()
     expect(page.locator('[data-model-state="vgg19"]')).to_have_text("ready")
 

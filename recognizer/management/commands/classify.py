@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recognizer.errors import RecognizerError
-from recognizer.registry import get_registry
-from recognizer.services import DEFAULT_TOP_K, MAX_TOP_K, Classification, classify_image
+from recognizer import serving
+from recognizer.inference.errors import RecognizerError
+from recognizer.inference.pipeline import DEFAULT_TOP_K, MAX_TOP_K, Classification
 
 
 def top_k_argument(value: str) -> int:
@@ -40,7 +39,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print one JSON object per image, as the API returns")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        registry = get_registry()
+        pipeline = serving.get_pipeline()
+        registry = pipeline.registry
         model_name = options["model"] or registry.default_model_name() or registry.names[0]
         failures = 0
         for path in options["images"]:
@@ -51,13 +51,7 @@ class Command(BaseCommand):
                 self.stderr.write(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}")
                 continue
             try:
-                result = classify_image(
-                    image_bytes=image_bytes,
-                    model_name=model_name,
-                    top_k=options["top"],
-                    max_pixels=settings.IMGREC_MAX_PIXELS,
-                    registry=registry,
-                )
+                result = pipeline.classify(image_bytes=image_bytes, model_name=model_name, top_k=options["top"])
             except RecognizerError as error:
                 failures += 1
                 self.stderr.write(f"{path}: {error}")

@@ -6,8 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recognizer.registry import SPECS_BY_NAME, get_registry
-from recognizer.weights import WeightsUnavailable, download_weights, find_weights, keras_cache_dir
+from recognizer import serving
+from recognizer.inference.catalog import SPECS_BY_NAME
+from recognizer.inference.weights import WeightsUnavailable, download_weights, find_weights, keras_cache_dir
 
 
 class Command(BaseCommand):
@@ -17,7 +18,7 @@ class Command(BaseCommand):
         parser.add_argument("names", nargs="*", metavar="NAME", help=f"one of {', '.join(SPECS_BY_NAME)}")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        registry = get_registry()
+        registry = serving.get_registry()
         names = options["names"] or registry.names
         unknown = [name for name in names if name not in SPECS_BY_NAME]
         if unknown:

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from recognizer.history import purge_history
+from recognizer.history.store import purge_history
 
 
 class Command(BaseCommand):

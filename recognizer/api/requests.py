@@ -1,0 +1,58 @@
+"""What an API request carries: the image (multipart or raw body), top_k, and whose history it joins."""
+
+from __future__ import annotations
+
+import re
+
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.middleware.csrf import CsrfViewMiddleware
+
+from recognizer.history.sessions import session_key_of
+from recognizer.inference.errors import InvalidInput, UnsupportedImage
+from recognizer.inference.imaging import ACCEPTED_DESCRIPTION
+from recognizer.inference.pipeline import DEFAULT_TOP_K, MAX_TOP_K
+from recognizer.ops.uploads import multipart_upload, read_capped_body
+
+
+def read_image_request(request: HttpRequest) -> tuple[bytes, QueryDict]:
+    """The image bytes and the fields (query string, overridden by multipart fields) of a request."""
+    content_type = request.content_type or ""
+    if content_type == "multipart/form-data":
+        data, file = multipart_upload(request)
+        if file is None:
+            raise InvalidInput(
+                f"Expected an image file in the multipart field 'image'. Received fields: "
+                f"{', '.join(sorted(set(data) | set(request.FILES))) or 'none'}"
+            )
+        fields = request.GET.copy()
+        fields.update({name: data[name] for name in ("model", "top_k") if name in data})
+        return file.read(), fields
+    if content_type.startswith("image/"):
+        return read_capped_body(request), request.GET
+    raise UnsupportedImage(
+        "Expected multipart/form-data with the file in 'image', or an image body with an image/* Content-Type "
+        f"({ACCEPTED_DESCRIPTION}). Received {f'Content-Type {content_type!r}' if content_type else 'no Content-Type'}"
+    )
+
+
+def parse_top_k(fields: QueryDict) -> int:
+    value = fields.get("top_k", "")
+    if value == "":
+        return DEFAULT_TOP_K
+    top_k = int(value) if re.fullmatch(r"[0-9]{1,3}", value) else 0
+    if not 1 <= top_k <= MAX_TOP_K:
+        raise InvalidInput(f"Expected top_k to be a whole number from 1 to {MAX_TOP_K}. Received {value!r}")
+    return top_k
+
+
+def page_session_key(request: HttpRequest) -> str:
+    """The browser session of a request from our own page (same origin, its form's CSRF token), else ''.
+
+    The enhanced upload form (static/recognizer/upload.js) posts here; its results belong in that
+    browser's history like the plain form's. Any other client stays sessionless.
+    """
+    if "csrfmiddlewaretoken" not in request.POST and "HTTP_X_CSRFTOKEN" not in request.META:
+        return ""
+    if CsrfViewMiddleware(lambda _: HttpResponse()).process_view(request, None, (), {}) is not None:
+        return ""
+    return session_key_of(request, create=True) or ""

@@ -1,0 +1,1 @@
+"""Per-session history: stored results, the result cache, thumbnails, exports and purge."""

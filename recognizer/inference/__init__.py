@@ -1,0 +1,1 @@
+"""The inference core: models, their runtime and the one classification pipeline. Imports no Django."""

@@ -1,0 +1,178 @@
+"""Safe decoding of untrusted image bytes, and resizing for a model.
+
+Every failure of the decoder becomes a RecognizerError here, so callers never see Pillow's
+exceptions: the format is decided by decoding (never by name or Content-Type), the pixel count
+is checked before any pixel is allocated, and truncated files are refused. Only the first frame
+of an animation is ever decoded, and an EXIF block larger than a JPEG can carry is refused before
+it is parsed.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
+from recognizer.inference.errors import ImageTooLarge, InvalidInput, UnsupportedImage
+
+ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+ACCEPTED_DESCRIPTION = "JPEG, PNG, WebP, GIF or BMP"
+THUMBNAIL_SIDE = 256
+# The most EXIF one JPEG APP1 segment can hold; PNG and WebP could carry far more.
+MAX_EXIF_BYTES = 64 * 1024
+REDUCING_GAP = 3.0
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+_DECODER_FAILURES = (OSError, SyntaxError, ValueError, IndexError, struct.error, EOFError, MemoryError)
+_SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
+_MODES_WITH_ALPHA = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+def decode_image(data: bytes, *, max_pixels: int, target_size: int | None = None) -> Image.Image:
+    """Decode the first frame of an allowed image, upright (EXIF orientation applied), as RGB.
+
+    With `target_size`, a large JPEG is decoded at the smallest of its DCT scales (1/2, 1/4, 1/8)
+    that still has both sides at least `target_size`: the pixels a model never sees are not decoded.
+
+    The one place where decoder failures are caught: whatever the bytes, the caller sees an image
+    or a RecognizerError (400 corrupt, 413 too many pixels, 415 not an accepted format).
+    """
+    if not data:
+        raise InvalidInput(f"Expected an image file ({ACCEPTED_DESCRIPTION}). Received an empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+            _check_pixel_count(image, max_pixels)
+            _check_exif_size(image)
+            if target_size is not None and image.format == "JPEG":
+                image.draft(None, (target_size, target_size))
+            image.load()
+            _check_exif_size(image)  # a PNG may carry its eXIf chunk after the pixels
+            upright = ImageOps.exif_transpose(image)
+            return to_rgb(upright)
+    except UnidentifiedImageError:
+        claimed = _allowed_format_by_signature(data)
+        if claimed:
+            raise InvalidInput(
+                f"Expected a complete {ACCEPTED_DESCRIPTION} file. Received a {claimed} file whose header "
+                "could not be decoded (corrupt)"
+            ) from None
+        raise UnsupportedImage(
+            f"Expected an image in one of {ACCEPTED_DESCRIPTION}. Received {_describe_bytes(data)}"
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageTooLarge(
+            f"Expected at most {_pixel_limit(max_pixels):,} pixels. Received a decompression bomb: {error}"
+        ) from None
+    except _DECODER_FAILURES as error:
+        raise InvalidInput(
+            f"Expected a complete {ACCEPTED_DESCRIPTION} file. Received one that could not be decoded "
+            f"(truncated or corrupt: {error})"
+        ) from None
+
+
+def _pixel_limit(max_pixels: int) -> int:
+    """`max_pixels`, and never more than Pillow's own bomb threshold."""
+    return min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
+
+
+def _check_pixel_count(image: Image.Image, max_pixels: int) -> None:
+    """Refuse more pixels than `_pixel_limit` allows.
+
+    Pillow's threshold is checked here too, not only through the warnings filter set around the
+    decode: `warnings.catch_warnings` swaps one process-wide filter list, so two threads decoding at
+    once can restore each other's filters, and a request could run without the "error" filter.
+    """
+    limit = _pixel_limit(max_pixels)
+    width, height = image.size
+    if width * height > limit:
+        raise ImageTooLarge(f"Expected at most {limit:,} pixels. Received {width}x{height} = {width * height:,} pixels")
+
+
+def _check_exif_size(image: Image.Image) -> None:
+    exif = image.info.get("exif", b"")
+    if len(exif) > MAX_EXIF_BYTES:
+        raise InvalidInput(
+            f"Expected EXIF metadata of at most {MAX_EXIF_BYTES // 1024} KB. "
+            f"Received {len(exif) / 1024:,.0f} KB of EXIF"
+        )
+
+
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+)
+
+
+def _allowed_format_by_signature(data: bytes) -> str | None:
+    """Which accepted format the first bytes claim (only to word the error; decoding decides)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    return next((name for signature, name in _SIGNATURES if data.startswith(signature)), None)
+
+
+def _describe_bytes(data: bytes) -> str:
+    head = data[:16]
+    if head.lstrip().startswith((b"<svg", b"<?xml")):
+        return "an SVG/XML document"
+    if head.lstrip().lower().startswith((b"<!doctype html", b"<html")):
+        return "an HTML document"
+    if head.startswith(b"%PDF"):
+        return "a PDF document"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return "a TIFF image"
+    if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif"):
+        return "a HEIC/AVIF image"
+    return f"{len(data):,} bytes of another kind (starting {head[:8]!r})"
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode -> 8-bit RGB; transparency is composited onto white."""
+    if image.mode in _SIXTEEN_BIT_MODES or image.mode in ("I", "F"):
+        return _high_depth_to_rgb(image)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in _MODES_WITH_ALPHA:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _high_depth_to_rgb(image: Image.Image) -> Image.Image:
+    # Pillow's convert("RGB") clamps 16-bit values at 255, turning most photos white: rescale.
+    pixels = np.asarray(image, dtype=np.float64)
+    if image.mode == "F" and pixels.max(initial=0.0) <= 1.0:
+        scaled = pixels * 255.0
+    elif image.mode in _SIXTEEN_BIT_MODES or pixels.max(initial=0.0) > 255:
+        scaled = pixels / 257.0
+    else:
+        scaled = pixels
+    gray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+    return Image.fromarray(gray).convert("RGB")
+
+
+def resize_to_array(image: Image.Image, size: int) -> np.ndarray:
+    """Whole image -> size x size float32 RGB array in 0..255 (bilinear, antialiased when shrinking).
+
+    `reducing_gap` first shrinks by a whole factor (cheap box filter) while the image stays at
+    least 3x the target, then resamples: the same result within a grey level, at a fraction of the cost.
+    """
+    resized = image.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=REDUCING_GAP)
+    return np.asarray(resized, dtype=np.float32)
+
+
+def encode_thumbnail(image: Image.Image, *, max_side: int = THUMBNAIL_SIDE) -> bytes:
+    """A re-encoded JPEG no larger than max_side, without any of the upload's metadata."""
+    thumbnail = image.copy()
+    thumbnail.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    thumbnail.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()

@@ -1,0 +1,1 @@
+"""Serving concerns: error responses, upload limits, rate limit, middleware, health, checks."""

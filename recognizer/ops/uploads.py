@@ -1,0 +1,124 @@
+"""An upload handler that keeps the file in memory and stops reading past IMGREC_MAX_UPLOAD_MB.
+
+A request that declares a larger body is not parsed at all; one that sends more than it declared
+is cut off at the cap; a second file stops the parsing too (`request.upload_too_many_files`).
+Either way `request.upload_too_large` tells the view to answer 413, and no
+upload is ever written to disk.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.core.files.uploadedfile import InMemoryUploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.http import QueryDict
+from django.http.multipartparser import MultiPartParserError
+from django.utils.datastructures import MultiValueDict
+
+from recognizer.inference.errors import ImageTooLarge, InvalidInput
+
+# Room for the multipart boundaries and the other form fields around the file.
+ENVELOPE_BYTES = 64 * 1024
+
+
+class CappedMemoryUploadHandler(FileUploadHandler):
+    def __init__(self, request: Any = None) -> None:
+        super().__init__(request)
+        self.cap = settings.IMGREC_MAX_UPLOAD_BYTES
+        self.files_seen = 0
+
+    def handle_raw_input(
+        self, input_data: Any, META: dict[str, Any], content_length: int, boundary: bytes, encoding: str | None = None
+    ) -> tuple[QueryDict, MultiValueDict] | None:
+        if content_length > self.cap + ENVELOPE_BYTES:
+            self._mark_too_large(content_length)
+            return QueryDict(), MultiValueDict()
+        return None
+
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
+        super().new_file(*args, **kwargs)
+        self.files_seen += 1
+        if self.files_seen > 1:
+            if self.request is not None:
+                self.request.upload_too_many_files = True
+            raise StopUpload(connection_reset=False)
+        self.buffer = io.BytesIO()
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
+        if start + len(raw_data) > self.cap:
+            self._mark_too_large(start + len(raw_data))
+            raise StopUpload(connection_reset=False)
+        self.buffer.write(raw_data)
+        return None
+
+    def file_complete(self, file_size: int) -> InMemoryUploadedFile:
+        self.buffer.seek(0)
+        return InMemoryUploadedFile(
+            file=self.buffer,
+            field_name=self.field_name,
+            name=self.file_name,
+            content_type=self.content_type,
+            size=file_size,
+            charset=self.charset,
+            content_type_extra=self.content_type_extra,
+        )
+
+    def _mark_too_large(self, received_bytes: int) -> None:
+        if self.request is not None:
+            self.request.upload_too_large = received_bytes
+
+
+# --- checks shared by the upload page and the JSON API ------------------------------------------
+
+
+def multipart_upload(request: Any, *, field: str = "image") -> tuple[QueryDict, Any]:
+    """The form fields and the uploaded file of a multipart request, or the RecognizerError to answer.
+
+    Raises ImageTooLarge (413) past IMGREC_MAX_UPLOAD_MB and InvalidInput (400) for a second file.
+    The file is `None` when the field is missing; the caller decides how to say so.
+    """
+    try:
+        data, files = request.POST, request.FILES
+    except RequestDataTooBig:
+        raise ImageTooLarge("Expected form fields under 1 MB besides the image. Received more") from None
+    except MultiPartParserError as error:
+        raise InvalidInput(
+            f"Expected a multipart/form-data body. Received one that could not be parsed: {error}"
+        ) from None
+    if getattr(request, "upload_too_many_files", False):
+        raise InvalidInput("Expected one image file per request. Received more than one")
+    too_large = getattr(request, "upload_too_large", None)
+    if too_large:
+        raise upload_too_large(too_large)
+    return data, files.get(field)
+
+
+def read_capped_body(request: Any) -> bytes:
+    """A raw request body of at most IMGREC_MAX_UPLOAD_BYTES, reading no more than one byte past the cap."""
+    cap = settings.IMGREC_MAX_UPLOAD_BYTES
+    declared = declared_length(request)
+    if declared > cap:
+        raise upload_too_large(declared)
+    data = request.read(cap + 1)
+    if len(data) > cap:
+        raise upload_too_large(len(data))
+    return data
+
+
+def declared_length(request: Any) -> int:
+    """The request's Content-Length, 0 when absent or not a number."""
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+def upload_too_large(received_bytes: int) -> ImageTooLarge:
+    return ImageTooLarge(
+        f"Expected an upload of at most {settings.IMGREC_MAX_UPLOAD_MB} MB. "
+        f"Received {received_bytes / 1024 / 1024:.1f} MB or more"
+    )

@@ -1,0 +1,1 @@
+"""Server-rendered pages: upload and result, about, compare; their forms and charts."""

@@ -1,0 +1,51 @@
+"""The compare page: one upload, every ready model side by side, their ensemble and agreement."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from recognizer import serving
+from recognizer.inference.errors import RecognizerError
+from recognizer.inference.pipeline import DEFAULT_TOP_K
+from recognizer.ops.ratelimit import rate_limit
+from recognizer.ops.responses import handles_errors
+from recognizer.ops.uploads import multipart_upload
+from recognizer.pages.charts import chart_image, data_uri
+from recognizer.pages.forms import CompareForm
+
+
+def _context(**extra: object) -> dict[str, object]:
+    return {"statuses": serving.get_registry().statuses(), "max_upload_mb": settings.IMGREC_MAX_UPLOAD_MB, **extra}
+
+
+def _compare_error_page(request: HttpRequest, error: RecognizerError) -> HttpResponse:
+    return render(request, "recognizer/compare.html", _context(form=CompareForm(), error=error))
+
+
+@require_http_methods(["GET", "POST"])
+@rate_limit("classify")
+@handles_errors(page=_compare_error_page)
+def compare(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return render(request, "recognizer/compare.html", _context(form=CompareForm()))
+    data, file = multipart_upload(request)
+    form = CompareForm(data, {"image": file} if file is not None else {})
+    if not form.is_valid():
+        return render(request, "recognizer/compare.html", _context(form=form), status=400)
+    comparison = serving.get_pipeline().compare(image_bytes=form.cleaned_data["image"].read(), top_k=DEFAULT_TOP_K)
+    columns = [
+        {"result": result, "chart": chart_image(result.predictions, title=result.label)}
+        for result in comparison.results
+    ]
+    context = _context(
+        form=CompareForm(),
+        comparison=comparison,
+        columns=columns,
+        ensemble_chart=chart_image(comparison.ensemble, title="Ensemble (mean)"),
+        agreement=comparison.agreement(),
+        thumbnail_uri=data_uri(comparison.thumbnail, mime="image/jpeg"),
+    )
+    return render(request, "recognizer/compare.html", context)

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django import forms
+
+from recognizer.inference.imaging import ACCEPTED_DESCRIPTION
+from recognizer.inference.pipeline import DEFAULT_TOP_K, MAX_TOP_K
+from recognizer.inference.registry import ModelState, ModelStatus
+
+
+def option_label(status: ModelStatus) -> str:
+    if status.state == ModelState.READY or status.state == ModelState.PENDING:
+        return status.label
+    if status.state == ModelState.LOADING:
+        return f"{status.label} (loading…)"
+    return f"{status.label} (unavailable: {status.reason})"
+
+
+class ModelSelect(forms.Select):
+    """A dropdown whose models that cannot be used now are shown, disabled, with their state."""
+
+    def __init__(self, *args: Any, disabled_values: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.disabled_values = set(disabled_values)
+
+    def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(name, value, *args, **kwargs)
+        if str(value) in self.disabled_values:
+            option["attrs"]["disabled"] = True
+        return option
+
+
+class UploadForm(forms.Form):
+    image = forms.FileField(
+        label="Image",
+        help_text=f"{ACCEPTED_DESCRIPTION}; the whole image is resized to the model's input size.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/jpeg,image/png,image/webp,image/gif,image/bmp"}),
+        error_messages={
+            "required": "Expected an image file in the 'image' field. Received nothing",
+            "empty": f"Expected an image file ({ACCEPTED_DESCRIPTION}). Received an empty file (0 bytes)",
+        },
+    )
+    model = forms.ChoiceField(label="Model")
+    top_k = forms.TypedChoiceField(
+        label="Classes shown",
+        help_text="How many of the most likely classes to list (top k).",
+        choices=[(k, str(k)) for k in range(1, MAX_TOP_K + 1)],
+        coerce=int,
+        required=False,
+        empty_value=DEFAULT_TOP_K,
+        initial=DEFAULT_TOP_K,
+        error_messages={
+            "invalid_choice": f"Expected top_k to be a whole number from 1 to {MAX_TOP_K}. Received %(value)r"
+        },
+    )
+
+    def __init__(self, *args: Any, statuses: Sequence[ModelStatus], default_model: str | None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        names = [status.name for status in statuses]
+        field = self.fields["model"]
+        field.choices = [(status.name, option_label(status)) for status in statuses]
+        field.widget = ModelSelect(
+            choices=field.choices, disabled_values=[status.name for status in statuses if not status.usable]
+        )
+        field.initial = default_model
+        field.error_messages["invalid_choice"] = f"Expected one of {', '.join(names)}. Received: %(value)r"
+
+
+class CompareForm(forms.Form):
+    """One image for every ready model (the compare page)."""
+
+    image = UploadForm.base_fields["image"]

@@ -1,0 +1,46 @@
+"""The web side's one way to the inference core: the process's registry and pipeline, from settings.
+
+Every view, command and check reaches the registry through `get_registry()` here (called as
+`serving.get_registry()`), so a test replaces it in exactly one place.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.conf import settings
+
+from recognizer.inference.batching import EngineConfig
+from recognizer.inference.config import InferenceConfig
+from recognizer.inference.pipeline import Pipeline
+from recognizer.inference.registry import ModelRegistry
+
+
+def inference_config() -> InferenceConfig:
+    return InferenceConfig(
+        models=tuple(settings.IMGREC_MODELS),
+        weights_mode=settings.IMGREC_WEIGHTS,
+        weights_dir=settings.IMGREC_WEIGHTS_DIR,
+        cache_dir=settings.IMGREC_CACHE_DIR,
+        max_pixels=settings.IMGREC_MAX_PIXELS,
+        engine=EngineConfig(
+            max_batch=settings.IMGREC_MAX_BATCH,
+            batch_wait_s=settings.IMGREC_BATCH_WAIT_MS / 1000.0,
+            queue_max=settings.IMGREC_QUEUE_MAX,
+            timeout_s=settings.IMGREC_TIMEOUT_S,
+        ),
+    )
+
+
+@cache
+def _process_registry() -> ModelRegistry:
+    return ModelRegistry.from_config(inference_config())
+
+
+def get_registry() -> ModelRegistry:
+    """This process's registry. Cheap: nothing is loaded until asked."""
+    return _process_registry()
+
+
+def get_pipeline() -> Pipeline:
+    return Pipeline(get_registry(), max_pixels=settings.IMGREC_MAX_PIXELS)

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from recognizer.inference.catalog import SPECS_BY_NAME
+from recognizer.inference.errors import ImageTooLarge
+from recognizer.inference.imaging import decode_image, encode_thumbnail, resize_to_array
+from tests.images import encode, png_bytes, scene_rgb
+
+MAX_PIXELS = 40_000_000
+
+
+def decoded_array(data: bytes) -> np.ndarray:
+    return resize_to_array(decode_image(data, max_pixels=MAX_PIXELS), 224)
+
+
+def p_with_transparency() -> Image.Image:
+    image = scene_rgb().convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    image.info["transparency"] = 0
+    return image
+
+
+def sixteen_bit_gray() -> Image.Image:
+    ramp = (np.linspace(0, 65535, 320 * 240).reshape(240, 320)).astype(np.uint16)
+    return Image.fromarray(ramp)
+
+
+@pytest.mark.parametrize(
+    ("mode_name", "image", "fmt"),
+    [
+        ("RGB", scene_rgb(), "PNG"),
+        ("RGBA", scene_rgb().convert("RGBA"), "PNG"),
+        ("LA", scene_rgb().convert("LA"), "PNG"),
+        ("L", scene_rgb().convert("L"), "PNG"),
+        ("P+transparency", p_with_transparency(), "PNG"),
+        ("CMYK", scene_rgb().convert("CMYK"), "JPEG"),
+        ("I;16", sixteen_bit_gray(), "PNG"),
+    ],
+)
+def test_every_mode_becomes_a_224x224_rgb_array(mode_name: str, image: Image.Image, fmt: str) -> None:
+    array = decoded_array(encode(image, fmt))
+    assert array.shape == (224, 224, 3)
+    assert array.dtype == np.float32
+    assert 0.0 <= array.min() and array.max() <= 255.0
+
+
+def test_sixteen_bit_images_are_rescaled_not_clamped_white() -> None:
+    array = decoded_array(encode(sixteen_bit_gray(), "PNG"))
+    # A ramp from black to white: about half the pixels are darker than mid-grey.
+    assert 0.4 < (array < 128).mean() < 0.6
+
+
+def test_transparent_pixels_become_white() -> None:
+    clear = Image.new("RGBA", (50, 50), (0, 0, 0, 0))
+    array = decoded_array(encode(clear, "PNG"))
+    assert np.all(array == 255.0)
+
+
+def test_exif_orientation_6_gives_the_upright_array() -> None:
+    upright = scene_rgb()
+    stored_sideways = upright.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to display
+    sideways_bytes = encode(stored_sideways, "PNG", exif=exif.tobytes())
+    np.testing.assert_array_equal(decoded_array(sideways_bytes), decoded_array(encode(upright, "PNG")))
+
+
+def test_our_preprocessing_equals_keras_resnet50_preprocess_input() -> None:
+    from keras.applications.resnet50 import preprocess_input
+
+    pixels = decoded_array(png_bytes())
+    ours = SPECS_BY_NAME["resnet50"].preprocess(pixels[None, ...])
+    np.testing.assert_allclose(ours, preprocess_input(pixels[None, ...].copy()), rtol=0, atol=1e-5)
+    # Caffe style: BGR order, ImageNet mean subtracted.
+    assert ours[0, 0, 0, 0] == pytest.approx(pixels[0, 0, 2] - 103.939, abs=1e-3)
+
+
+def test_preprocessing_does_not_change_its_input() -> None:
+    pixels = decoded_array(png_bytes())
+    before = pixels.copy()
+    SPECS_BY_NAME["vgg19"].preprocess(pixels[None, ...])
+    np.testing.assert_array_equal(pixels, before)
+
+
+def test_too_many_pixels_is_refused_before_decoding() -> None:
+    with pytest.raises(ImageTooLarge, match="Received 320x240 = 76,800 pixels"):
+        decode_image(png_bytes(), max_pixels=10_000)
+
+
+def test_thumbnail_is_small_and_has_no_metadata() -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCameraMaker"
+    image = decode_image(encode(scene_rgb(1024, 768), "JPEG", exif=exif.tobytes()), max_pixels=MAX_PIXELS)
+    thumbnail = encode_thumbnail(image)
+    assert b"SecretCameraMaker" not in thumbnail
+    assert max(Image.open(io.BytesIO(thumbnail)).size) == 256

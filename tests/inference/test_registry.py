@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import keras
+import pytest
+
+from recognizer.inference.catalog import SPECS_BY_NAME, ModelSpec
+from recognizer.inference.errors import ModelNotFound, ModelNotReady
+from recognizer.inference.registry import ModelRegistry, ModelState
+from tests.inference.conftest import MakeRegistry
+
+TINY_INPUT = 32
+
+
+def tiny_classifier(weights_path: Path | None, **_: object) -> keras.Model:
+    inputs = keras.Input((TINY_INPUT, TINY_INPUT, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    return keras.Model(inputs, keras.layers.Dense(1000, activation="softmax")(pooled))
+
+
+def tiny_spec(name: str, build=tiny_classifier) -> ModelSpec:  # noqa: ANN001
+    return replace(SPECS_BY_NAME["resnet50"], name=name, label=name.upper(), input_size=TINY_INPUT, build=build)
+
+
+def test_a_model_goes_from_pending_to_ready_and_is_reused(make_registry: MakeRegistry) -> None:
+    registry = make_registry([tiny_spec("tiny")], weights_mode="random")
+    assert registry.status("tiny").state == ModelState.PENDING
+    first = registry.get("tiny")
+    assert registry.status("tiny").state == ModelState.READY
+    assert registry.get("tiny") is first
+
+
+def test_state_is_loading_while_the_model_builds(make_registry: MakeRegistry) -> None:
+    building, release = threading.Event(), threading.Event()
+
+    def slow_build(weights_path: Path | None, **_: object) -> keras.Model:
+        building.set()
+        release.wait(timeout=30)
+        return tiny_classifier(weights_path)
+
+    registry = make_registry([tiny_spec("slow", slow_build)], weights_mode="random")
+    loader = threading.Thread(target=registry.load, args=("slow",))
+    loader.start()
+    assert building.wait(timeout=30)
+    assert registry.status("slow").state == ModelState.LOADING
+    with pytest.raises(ModelNotReady, match="still loading"):
+        registry.get("slow")
+    release.set()
+    loader.join(timeout=60)
+    assert registry.status("slow").state == ModelState.READY
+
+
+def test_two_threads_asking_at_once_load_the_model_once(make_registry: MakeRegistry) -> None:
+    builds: list[int] = []
+    start = threading.Barrier(2)
+
+    def counting_build(weights_path: Path | None, **_: object) -> keras.Model:
+        builds.append(1)
+        return tiny_classifier(weights_path)
+
+    registry = make_registry([tiny_spec("shared", counting_build)], weights_mode="random")
+
+    def ask() -> None:
+        start.wait()
+        registry.load("shared")
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(builds) == 1
+    assert registry.status("shared").state == ModelState.READY
+
+
+def test_one_model_failing_leaves_the_other_ready(make_registry: MakeRegistry) -> None:
+    def broken_build(weights_path: Path | None, **_: object) -> keras.Model:
+        raise RuntimeError("graph construction exploded")
+
+    registry = make_registry([tiny_spec("broken", broken_build), tiny_spec("fine")], weights_mode="random")
+    registry.load_all(allow_download=False)
+    assert registry.status("broken").state == ModelState.FAILED
+    assert "graph construction exploded" in registry.status("broken").reason
+    assert registry.status("fine").state == ModelState.READY
+    with pytest.raises(ModelNotReady) as refused:
+        registry.get("broken")
+    assert refused.value.status == 503
+    assert registry.default_model_name() == "fine"
+
+
+def test_missing_imagenet_weights_fail_with_what_to_run_and_where_to_put_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_registry: MakeRegistry
+) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    registry = make_registry([SPECS_BY_NAME["resnet50"]], weights_mode="imagenet", weights_dir=str(tmp_path))
+    assert registry.load("resnet50") == ModelState.FAILED
+    reason = registry.status("resnet50").reason
+    assert reason.startswith("weights not available offline")
+    assert "python manage.py fetch_weights resnet50" in reason
+    assert "resnet50_weights_tf_dim_ordering_tf_kernels.h5 in IMGREC_WEIGHTS_DIR" in reason
+
+
+def test_unknown_model_names_the_known_ones(make_registry: MakeRegistry) -> None:
+    registry = make_registry([tiny_spec("tiny")], weights_mode="random")
+    with pytest.raises(ModelNotFound, match=r"Expected one of tiny\. Received: 'alexnet'") as refused:
+        registry.get("alexnet")
+    assert refused.value.status == 404
+
+
+def test_random_weights_give_the_real_architectures(registry: ModelRegistry) -> None:
+    resnet = registry.get("resnet50").compiled.model
+    vgg = registry.get("vgg19").compiled.model
+    assert resnet.count_params() == SPECS_BY_NAME["resnet50"].params
+    assert vgg.count_params() == SPECS_BY_NAME["vgg19"].params
+    assert registry.status("resnet50").weights == "random"
