@@ -7,7 +7,9 @@ ratio of any entry or of the whole. `PhotoArchive.entries()` then yields the fil
 archive order, each decompressed with a hard cap, so a header that lies about its sizes cannot make an
 entry, or the whole, larger than the limits. What cannot be read (encrypted, a nested archive, too
 large, damaged) comes back as an entry with an `error`; folders and the junk macOS and Windows leave in
-archives are skipped silently. Whether an entry's bytes are an image is left to
+archives are skipped silently. Only stored and deflated entries are read, as zip tools make them:
+zipfile decompresses bzip2 and LZMA without a cap on each call's output, so a few hundred bytes that
+lie about their size would still expand to hundreds of megabytes. Whether an entry's bytes are an image is left to
 `recognizer.imaging.decode_image`, the one place that decides a format.
 
 Entry names are never used as paths and nothing is extracted to disk. An entry's identity is its
@@ -48,7 +50,11 @@ CENTRAL_RECORD_BUDGET_BYTES = 300
 
 NESTED_ARCHIVE = "Expected a photo. Received an archive: nested archives are not unpacked"
 ENCRYPTED = "Expected a photo. Received an encrypted entry: encrypted entries are not read"
-DAMAGED = "Expected an intact entry. Received damaged data: its checksum or compressed stream does not match"
+DAMAGED = "Expected an intact entry. Received one that could not be read: its checksum, data or header is damaged"
+UNCAPPED_COMPRESSION = (
+    "Expected an entry stored or deflated, as zip tools make them. "
+    "Received one compressed another way (bzip2, LZMA or other), whose decompression cannot be capped"
+)
 
 _ARCHIVE_SUFFIXES = (".zip", ".tar", ".gz", ".tgz", ".bz2", ".tbz2", ".xz", ".txz", ".zst", ".7z", ".rar")
 _ARCHIVE_SIGNATURES = (
@@ -64,7 +70,10 @@ _ARCHIVE_SIGNATURES = (
 _TAR_MAGIC_OFFSET = 257
 _JUNK_FILE_NAMES = (".DS_Store", "Thumbs.db")
 _JUNK_FOLDER = "__MACOSX"
-_ENCRYPTED_FLAG = 0x1
+_ENCRYPTED_FLAGS = 0x1 | 0x40  # traditional or strong encryption
+_PATCH_DATA_FLAG = 0x20
+# zipfile caps a deflate decompression's output per call, and stored data needs none.
+_CAPPED_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 
 _END_OF_CENTRAL_DIRECTORY = struct.Struct("<4s4H2LH")
 _ZIP64_LOCATOR = struct.Struct("<4sLQL")
@@ -78,7 +87,7 @@ _DROPPED_PARTS = ("", ".", "..")
 # or paragraph separators: none belong in a label shown to people.
 _UNSHOWN_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
 _PARSE_FAILURES = (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.error, NotImplementedError)
-_READ_FAILURES = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError)
+_READ_FAILURES = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError, NotImplementedError)
 
 
 class ArchiveRefused(Exception):
@@ -370,8 +379,10 @@ def _is_skipped(info: zipfile.ZipInfo) -> bool:
 
 
 def _refusal_before_reading(info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
-    if info.flag_bits & _ENCRYPTED_FLAG:
+    if info.flag_bits & _ENCRYPTED_FLAGS:
         return ENCRYPTED
+    if info.compress_type not in _CAPPED_METHODS or info.flag_bits & _PATCH_DATA_FLAG:
+        return UNCAPPED_COMPRESSION
     if info.filename.lower().endswith(_ARCHIVE_SUFFIXES):
         return NESTED_ARCHIVE
     if info.file_size > limits.max_entry_bytes:
@@ -386,11 +397,6 @@ def _read_capped(
     try:
         with archive.open(info) as stream:
             data = stream.read(max_entry_bytes + 1)
-    except NotImplementedError:
-        return None, (
-            "Expected an entry stored or compressed with deflate, bzip2 or LZMA. "
-            f"Received compression method {info.compress_type}"
-        )
     except _READ_FAILURES:
         return None, DAMAGED
     budget.spend(len(data))
