@@ -226,6 +226,25 @@ def test_a_list_of_entries_too_long_for_the_cap_is_refused_before_zipfile_parses
     assert "Expected a .zip archive of at most 10 photos. Received one whose list of entries" in str(refused.value)
 
 
+def test_the_zip64_size_of_the_list_of_entries_is_the_one_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    with monkeypatch.context() as writing:
+        writing.setattr(zipfile, "ZIP_FILECOUNT_LIMIT", 10)  # so that zipfile writes the zip64 end records
+        data = bytearray(
+            zip_bytes([(f"photo-{number:05}.jpg", b"") for number in range(2_000)], compression=zipfile.ZIP_STORED)
+        )
+    assert data.find(b"PK\x06\x06") > 0
+    struct.pack_into("<L", data, len(data) - 22 + 12, 100)  # the classic record now understates it; zipfile ignores it
+
+    def never_parsed(*args: object, **kwargs: object) -> None:
+        raise AssertionError("zipfile parsed the central directory")
+
+    monkeypatch.setattr(zipfile, "ZipFile", never_parsed)
+    with pytest.raises(ArchiveTooLarge) as refused:
+        opened(bytes(data), ArchiveLimits(max_entries=10))
+
+    assert "Received one whose list of entries alone takes 122,000 bytes" in str(refused.value)
+
+
 def test_a_declared_total_over_the_cap_is_refused() -> None:
     data = zip_bytes([(f"{letter}.bin", os.urandom(600 * 1024)) for letter in "abc"])
 
