@@ -6,11 +6,13 @@ that `zipfile` would parse, the count of entries, the declared uncompressed tota
 ratio of any entry or of the whole. `PhotoArchive.entries()` then yields the files one at a time, in
 archive order, each decompressed with a hard cap, so a header that lies about its sizes cannot make an
 entry, or the whole, larger than the limits. What cannot be read (encrypted, a nested archive, too
-large, damaged) comes back as an entry with an `error`; folders and the junk macOS and Windows leave in
-archives are skipped silently. Only stored and deflated entries are read, as zip tools make them:
-zipfile decompresses bzip2 and LZMA without a cap on each call's output, so a few hundred bytes that
-lie about their size would still expand to hundreds of megabytes. Whether an entry's bytes are an image is left to
-`recognizer.imaging.decode_image`, the one place that decides a format.
+large, damaged, compressed other than by deflate) comes back as an entry with an `error`; folders and
+the junk macOS and Windows leave in archives are skipped silently. Whether an entry's bytes are an
+image is left to `recognizer.imaging.decode_image`, the one place that decides a format.
+
+Only stored and deflated entries are read, as zip tools make them: zipfile decompresses bzip2 and LZMA
+without a cap on each call's output, so a few hundred bytes that lie about their size would still
+expand to hundreds of megabytes in memory.
 
 Entry names are never used as paths and nothing is extracted to disk. An entry's identity is its
 `index`; its `name` is a label for people, made safe to display and unique within its archive, and its
@@ -110,7 +112,8 @@ class NotAnArchive(ArchiveRefused):
 
 @dataclass(frozen=True)
 class ArchiveLimits:
-    """What one archive may hold. Each is refused with a 413 before anything is decompressed."""
+    """What one archive may hold. Past a cap the archive is refused with a 413 before anything is decompressed,
+    except past `max_entry_bytes`, which is that entry's error."""
 
     # The archive file itself; separate from (and larger than) a single photo's IMGREC_MAX_UPLOAD_MB.
     max_upload_bytes: int = 512 * MIB
