@@ -1,0 +1,1 @@
+"""Batch jobs: many photos, or one zip archive of them, classified as one job."""
