@@ -1,0 +1,1 @@
+"""The inference core: models, predictions and their explanations, without Django."""
