@@ -99,12 +99,15 @@ class GradCam:
     def run(self, batch: np.ndarray, class_indices: Sequence[int] | None = None) -> GradCamResult:
         """Probabilities and heatmaps for a preprocessed batch; `class_indices` None explains each top-1 class."""
         batch = np.asarray(batch, dtype=np.float32)
-        wanted = [_TOP_CLASS] * len(batch) if class_indices is None else list(class_indices)
-        if len(wanted) != len(batch):
-            raise ValueError(f"Expected one class index per image ({len(batch)}). Received {len(wanted)}")
-        class_count = self.model.output.shape[-1]
-        if any(not (index == _TOP_CLASS or 0 <= index < class_count) for index in wanted):
-            raise ValueError(f"Expected class indices in 0..{class_count - 1}. Received {wanted}")
+        if class_indices is None:
+            wanted = [_TOP_CLASS] * len(batch)
+        else:
+            wanted = [int(index) for index in class_indices]
+            class_count = self.model.output.shape[-1]
+            if len(wanted) != len(batch) or not all(0 <= index < class_count for index in wanted):
+                raise ValueError(
+                    f"Expected one class index in 0..{class_count - 1} per image ({len(batch)}). Received {wanted}"
+                )
         probabilities, explained, feature_maps, gradients = self._maps_and_gradients(
             tf.constant(batch), tf.constant(wanted, dtype=tf.int32)
         )

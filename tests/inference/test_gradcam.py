@@ -103,9 +103,12 @@ def test_without_a_class_the_top1_class_is_explained(tiny_cam_model: keras.Model
     np.testing.assert_allclose(result.heatmaps, cam.run(batch, top.tolist()).heatmaps, atol=1e-6)
 
 
-def test_out_of_range_classes_are_refused(tiny_cam_model: keras.Model) -> None:
-    with pytest.raises(ValueError, match="0..2"):
-        GradCam(tiny_cam_model).explain(np.zeros((4, 4, 2), dtype=np.float32), 3)
+@pytest.mark.parametrize("class_index", [3, -1, [0, 1]], ids=["too-high", "negative", "two-for-one-image"])
+def test_class_indices_out_of_range_or_miscounted_are_refused(
+    tiny_cam_model: keras.Model, class_index: int | list[int]
+) -> None:
+    with pytest.raises(ValueError, match="one class index in 0..2 per image"):
+        GradCam(tiny_cam_model).explain(np.zeros((4, 4, 2), dtype=np.float32), class_index)
 
 
 def test_no_positive_evidence_gives_an_all_zero_map_without_nan() -> None:
