@@ -22,6 +22,7 @@ ALLOWED = {
     "pages": {"inference", "history", "ops", "serving"},
     "api": {"inference", "history", "ops", "serving"},
     "management": {"inference", "history", "serving"},
+    "jobs": {"inference", "history", "serving"},
 }
 
 

@@ -8,7 +8,7 @@ archive order, each decompressed with a hard cap, so a header that lies about it
 entry, or the whole, larger than the limits. What cannot be read (encrypted, a nested archive, too
 large, damaged, compressed other than by deflate) comes back as an entry with an `error`; folders and
 the junk macOS and Windows leave in archives are skipped silently. Whether an entry's bytes are an
-image is left to `recognizer.imaging.decode_image`, the one place that decides a format.
+image is left to `recognizer.inference.imaging.decode_image`, the one place that decides a format.
 
 Only stored and deflated entries are read, as zip tools make them: zipfile decompresses bzip2 and LZMA
 without a cap on each call's output, so a few hundred bytes that lie about their size would still
@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
+
+from recognizer.inference.errors import RecognizerError
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -92,7 +94,7 @@ _PARSE_FAILURES = (zipfile.BadZipFile, OSError, ValueError, EOFError, struct.err
 _READ_FAILURES = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, RuntimeError, NotImplementedError)
 
 
-class ArchiveRefused(Exception):
+class ArchiveRefused(RecognizerError):
     """An archive refused as a whole; `status` is the HTTP status it is answered with."""
 
     status = 400

