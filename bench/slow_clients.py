@@ -21,6 +21,7 @@ import argparse
 import http.client
 import io
 import ipaddress
+import secrets
 import selectors
 import socket
 import threading
@@ -38,6 +39,7 @@ from bench.common import Row, Section, percentile, verdict
 FLAVOURS = ("silent", "headers", "body")
 MAX_CONNECTIONS = 5000
 MAX_HOLD_S = 300.0
+RUN_SEED = secrets.randbits(64)
 
 
 @dataclass
@@ -108,8 +110,8 @@ def watch_closures(idle: list[Idle], until: float) -> None:
 
 
 def small_png(seed: int) -> bytes:
-    """A 64x64 PNG of random pixels: a new one per probe, so the history cache never answers."""
-    pixels = np.random.default_rng(seed).integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+    """A 64x64 PNG of random pixels: a new one per probe and per run, so the history cache never answers."""
+    pixels = np.random.default_rng([RUN_SEED, seed]).integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(pixels, "RGB").save(buffer, format="PNG")
     return buffer.getvalue()
