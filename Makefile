@@ -56,8 +56,8 @@ run: migrate static front-deps
 	  > $(FRONT)/nginx.conf
 	DJANGO_SECRET_KEY=$$(cat var/secret_key) IMGREC_PRELOAD=true IMGREC_CLIENT_IP_HEADER=HTTP_X_FORWARDED_FOR \
 	deploy/serve.sh $(FRONT) $(BIN)/gunicorn imgrec_site.wsgi:application --bind unix:$(APP_SOCKET) \
-	  --pid $(FRONT)/app.pid --workers 1 --worker-class gthread --threads $(THREADS) --timeout 120 \
-	  --keep-alive 75 --access-logfile -
+	  --pid $(FRONT)/app.pid --control-socket $(FRONT)/app.ctl --workers 1 --worker-class gthread \
+	  --threads $(THREADS) --timeout 120 --keep-alive 75 --access-logfile -
 
 dev: migrate
 	DJANGO_DEBUG=true IMGREC_PRELOAD=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
