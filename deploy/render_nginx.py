@@ -31,7 +31,10 @@ def worker_user_line() -> str:
     """
     if os.geteuid() != 0:
         return "# not started as root: workers run as the invoking user"
-    owner = pwd.getpwuid(CHECKOUT.stat().st_uid).pw_name
+    try:
+        owner = pwd.getpwuid(CHECKOUT.stat().st_uid).pw_name
+    except KeyError:  # a uid with no name here (a checkout mounted into a container): nginx's default
+        return "# the checkout's owner has no user name here: workers run as nobody"
     return f"user {owner};  # the owner of the checkout"
 
 
