@@ -62,6 +62,7 @@ def render(
         "UPSTREAM_SERVERS": "\n".join(upstream_line(address) for address in upstreams),
         "CLIENT_TIMEOUT": str(client_timeout_s),
         "KEEPALIVE_TIMEOUT": str(keepalive_timeout_s),
+        "MAX_UPLOAD_MB": str(max_upload_mb),
         "BODY_MAX_MB": str(max_upload_mb + ENVELOPE_MB),
         "BATCH_MAX_MB": str(batch_max_mb),
     }
