@@ -7,10 +7,18 @@ PIP := $(BIN)/pip install --quiet --build-constraint build-constraints.txt
 HOST ?= 127.0.0.1
 PORT ?= 8000
 # More threads than IMGREC_QUEUE_MAX: the engine's bounded queue, not gunicorn's unbounded one, decides.
+# Behind the front a thread is spent only on a whole, buffered request, so this bounds work, not clients.
 THREADS ?= 160
+# The front (nginx, deploy/) listens on $(HOST):$(PORT); the app behind it on a unix socket in $(FRONT).
+FRONT := $(CURDIR)/var/front
+APP_SOCKET := $(FRONT)/app.sock
+# Debian installs nginx in /usr/sbin, which is not on a normal user's PATH.
+NGINX_BIN ?= $(or $(shell command -v nginx),/usr/sbin/nginx)
+# Not NGINX: nginx reads that variable as a list of inherited listening sockets.
+export NGINX_BIN
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: run dev test lint install install-dev migrate static clean browser-deps bench bench-quick
+.PHONY: run dev test lint install install-dev migrate static clean browser-deps front-deps bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,10 +47,17 @@ static: install var/secret_key
 	DJANGO_SECRET_KEY=$$(cat var/secret_key) $(BIN)/python manage.py collectstatic --no-input --verbosity 0
 
 # One process, many threads: each model is loaded once and shared (see docs/architecture.md).
-run: migrate static
-	DJANGO_SECRET_KEY=$$(cat var/secret_key) IMGREC_PRELOAD=true \
-	$(BIN)/gunicorn imgrec_site.wsgi:application --bind $(HOST):$(PORT) \
-	  --workers 1 --worker-class gthread --threads $(THREADS) --timeout 120 --access-logfile -
+# nginx in front buffers whole requests, so idle and slow clients never hold a gunicorn thread
+# (docs/operations.md, "The front"); its config, pid, logs and temporary files are in $(FRONT).
+# gunicorn's --keep-alive outlasts the front's upstream keepalive_timeout (60 s): nginx closes first.
+run: migrate static front-deps
+	mkdir -p $(FRONT)
+	$(BIN)/python deploy/render_nginx.py --dir $(FRONT) --listen $(HOST):$(PORT) --upstream unix:$(APP_SOCKET) \
+	  > $(FRONT)/nginx.conf
+	DJANGO_SECRET_KEY=$$(cat var/secret_key) IMGREC_PRELOAD=true IMGREC_CLIENT_IP_HEADER=HTTP_X_FORWARDED_FOR \
+	deploy/serve.sh $(FRONT) $(BIN)/gunicorn imgrec_site.wsgi:application --bind unix:$(APP_SOCKET) \
+	  --pid $(FRONT)/app.pid --control-socket $(FRONT)/app.ctl --workers 1 --worker-class gthread \
+	  --threads $(THREADS) --timeout 120 --keep-alive 75 --access-logfile -
 
 dev: migrate
 	DJANGO_DEBUG=true IMGREC_PRELOAD=true $(BIN)/python manage.py runserver $(HOST):$(PORT)
@@ -50,7 +65,7 @@ dev: migrate
 lint: install-dev
 	$(BIN)/ruff check .
 
-test: install-dev browser-deps
+test: install-dev browser-deps front-deps
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 	if [ "$$CI" = "true" ]; then $(MAKE) fuzz FUZZ_SECONDS=60; fi
@@ -92,3 +107,12 @@ $(AXE_CORE): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "The accessibility tests need npm for axe-core: apt-get install -y npm" >&2; exit 1; }
 	npm ci --no-audit --no-fund --silent
 	touch $@
+
+# --- The front (deploy/): Debian's nginx, for `make run` and tests/ops/ ---------------------------
+front-deps:
+	@[ -x "$(NGINX_BIN)" ] || { \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "make run puts Debian's nginx in front of gunicorn and apt-get is not available here: install nginx, then run make again." >&2; exit 1; \
+	  elif [ "$$(id -u)" != 0 ]; then \
+	    echo "make run puts Debian's nginx in front of gunicorn: run 'sudo apt-get install -y nginx' (or make as root)." >&2; exit 1; \
+	  else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; fi; }

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `make run`: the front (nginx, config already rendered into FRONT_DIR/nginx.conf) and the app command
+# behind it, both in the foreground. Ctrl+C, SIGTERM, or either one exiting stops the other.
+#
+#   deploy/serve.sh FRONT_DIR APP_COMMAND [ARG...]
+set -uo pipefail
+
+front_dir=$1
+shift
+nginx=${NGINX_BIN:-nginx}
+
+# A previous run killed without a chance to clean up (kill -9, a closed terminal) may have left its
+# processes behind, still holding the port and the socket. Stop those whose pid file is in FRONT_DIR
+# and whose command line names FRONT_DIR (so a recycled pid of another program is left alone).
+for pid_file in "$front_dir"/*.pid; do
+  [ -f "$pid_file" ] || continue
+  pid=$(cat "$pid_file")
+  if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$front_dir/"; then
+    echo "serve.sh: stopping $pid left running by an earlier run ($pid_file)" >&2
+    kill -TERM "$pid"
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$pid_file"
+done
+
+pids=()
+stop() {
+  trap - INT TERM
+  [ ${#pids[@]} = 0 ] && return
+  kill -TERM "${pids[@]}" 2>/dev/null
+  wait "${pids[@]}" 2>/dev/null
+}
+# Set before either starts, so a signal in between cannot leave one behind.
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
+
+"$nginx" -p "$front_dir/" -e "$front_dir/error.log" -c "$front_dir/nginx.conf" &
+nginx_pid=$!
+pids+=("$nginx_pid")
+"$@" &
+app_pid=$!
+pids+=("$app_pid")
+
+wait -n "${pids[@]}"
+status=$?
+# 0 is a clean stop (Ctrl+C reaches both processes too); anything else is a failure to report.
+if [ "$status" != 0 ]; then
+  kill -0 "$nginx_pid" 2>/dev/null || echo "serve.sh: nginx exited ($status); see $front_dir/error.log" >&2
+  kill -0 "$app_pid" 2>/dev/null || echo "serve.sh: the app exited ($status)" >&2
+fi
+stop
+exit "$status"
