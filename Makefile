@@ -18,7 +18,7 @@ NGINX_BIN ?= $(or $(shell command -v nginx),/usr/sbin/nginx)
 export NGINX_BIN
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: run dev test lint install install-dev migrate static clean browser-deps front-deps bench bench-quick
+.PHONY: run dev test lint install install-dev migrate static clean browser-deps front-deps services bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,7 +65,7 @@ dev: migrate
 lint: install-dev
 	$(BIN)/ruff check .
 
-test: install-dev browser-deps front-deps
+test: install-dev browser-deps front-deps services
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 	if [ "$$CI" = "true" ]; then $(MAKE) fuzz FUZZ_SECONDS=60; fi
@@ -116,3 +116,10 @@ front-deps:
 	  elif [ "$$(id -u)" != 0 ]; then \
 	    echo "make run puts Debian's nginx in front of gunicorn: run 'sudo apt-get install -y nginx' (or make as root)." >&2; exit 1; \
 	  else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx; fi; }
+
+# --- PostgreSQL and Redis (tests, make cluster) -----------------------------------------------
+# The machine's own services on 127.0.0.1, installed from Debian's packages and started when absent;
+# the tests use the role imgrec (made here if missing) and a database of their own (test_imgrec).
+services:
+	deploy/services.sh
+
