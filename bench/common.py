@@ -129,6 +129,7 @@ class Client:
         self.port = port
         self.timeout_s = timeout_s
         self._connection: http.client.HTTPConnection | None = None
+        self.location = ""
 
     def request(self, method: str, path: str, body: bytes | None = None, cookie: str = "") -> tuple[int, bytes]:
         if self._connection is None:
@@ -139,13 +140,18 @@ class Client:
         try:
             self._connection.request(method, path, body=body, headers=headers)
             response = self._connection.getresponse()
+            self.location = response.getheader("Location", "")
             return response.status, response.read()
         except (OSError, http.client.HTTPException):
             self.close()
             raise
 
     def post(self, endpoint: Endpoint) -> tuple[int, bytes]:
-        return self.request("POST", endpoint.path, endpoint.body(), endpoint.cookie)
+        """The answer a browser ends on: the page's 303 is followed to the result's permalink."""
+        status, body = self.request("POST", endpoint.path, endpoint.body(), endpoint.cookie)
+        if status == 303 and self.location:
+            return self.request("GET", self.location, cookie=endpoint.cookie)
+        return status, body
 
     def csrf(self) -> tuple[str, str]:
         """The CSRF cookie and form token a browser gets with the upload page."""
@@ -337,15 +343,14 @@ class Options:
 
 
 def bare_models(names: Sequence[str]) -> dict[str, object]:
-    """The same compiled forward the server runs, built in this process (random weights)."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imgrec_site.settings")
-    from recognizer.inference.batching import CompiledModel
+    """The same compiled forward the server runs, built in this process (random weights), without Django."""
     from recognizer.inference.catalog import SPECS_BY_NAME
+    from recognizer.inference.compiled import CompiledModel
 
     models = {}
     for name in names:
         spec = SPECS_BY_NAME[name]
-        compiled = CompiledModel(spec.build(None), input_size=spec.input_size)
+        compiled = CompiledModel(spec.build(None, cache_dir=ROOT / "var" / "cache"), input_size=spec.input_size)
         compiled.warm_up((1, 16))
         models[name] = compiled
     return models
