@@ -23,6 +23,7 @@ ALLOWED = {
     "api": {"inference", "history", "ops", "serving"},
     "management": {"inference", "history", "serving"},
     "jobs": {"inference", "history", "serving"},
+    "custom": {"inference", "history", "serving"},
 }
 
 

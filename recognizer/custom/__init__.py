@@ -1,0 +1,1 @@
+"""Custom models: a user's own classes, trained on a frozen backbone."""
