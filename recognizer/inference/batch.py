@@ -35,6 +35,7 @@ class ItemResult:
     name: str
     classification: Classification | None = None
     error: str | None = None
+    batch_size: int = 0  # how many images the model ran together with this one
 
     def as_dict(self) -> dict[str, object]:
         if self.classification is None:
@@ -115,4 +116,4 @@ def _finish(model: LoadedModel, top_k: int, name: str, submitted: Future[_Submit
         weights_fingerprint=model.fingerprint,
         timings_ms=timings,
     )
-    return ItemResult(name=name, classification=classification)
+    return ItemResult(name=name, classification=classification, batch_size=inferred.batch_size)
