@@ -345,7 +345,7 @@ def bare_models(names: Sequence[str]) -> dict[str, object]:
     models = {}
     for name in names:
         spec = SPECS_BY_NAME[name]
-        compiled = CompiledModel(spec.build(None), input_size=spec.input_size)
+        compiled = CompiledModel(spec.build(None, cache_dir=ROOT / "var" / "cache"), input_size=spec.input_size)
         compiled.warm_up((1, 16))
         models[name] = compiled
     return models
