@@ -92,6 +92,10 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str | Path]:
     for name in named_files():
         photo = Image.open(PHOTOS / "chelsea.png" if "cat" in name else PHOTOS / "coffee.png").convert("RGB")
         photo.save(folder / name)
+    for name in named_folders():  # a folder of photos, one of them a level down
+        (folder / name / "day2").mkdir(parents=True)
+        Image.open(PHOTOS / "chelsea.png").convert("RGB").save(folder / name / "cat.jpg")
+        Image.open(PHOTOS / "astronaut.png").convert("RGB").save(folder / name / "day2" / "astronaut.png")
     home = folder / "home"
     home.mkdir()
     env = {
@@ -119,6 +123,11 @@ def named_files() -> set[str]:
     return names
 
 
+def named_folders() -> set[str]:
+    """Folders the commands name, written with a trailing slash: `holiday/`."""
+    return {word for command in readme_commands() for word in shlex.split(command) if re.fullmatch(r"[\w-]+/", word)}
+
+
 def run(args: list[str], folder: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, cwd=folder, env=env, capture_output=True, text=True, timeout=600)
 
@@ -135,7 +144,13 @@ CURL_COMMANDS = [command for command in readme_commands() if command.startswith(
 @pytest.mark.parametrize("command", MANAGE_COMMANDS)
 def test_readme_management_command(command: str, newcomer: dict[str, str | Path]) -> None:
     folder, env = split_newcomer(newcomer)
-    done = run(shlex.split(command), folder, env)
+    words = shlex.split(command)
+    redirect = words.index(">") if ">" in words else None
+    if redirect is None:
+        done = run(words, folder, env)
+    else:  # `... > out.jsonl`: what the shell would write there
+        done = run(words[:redirect], folder, env)
+        (folder / words[redirect + 1]).write_text(done.stdout)
     if " fetch_weights " in f" {command} ":
         # Offline, as documented: exit 2 and one line saying what to do.
         assert done.returncode == 2, done.stderr
@@ -144,10 +159,13 @@ def test_readme_management_command(command: str, newcomer: dict[str, str | Path]
         return
     assert done.returncode == 0, f"{command}\n{done.stderr[-3000:]}"
     assert "Traceback" not in done.stderr
-    if " classify " in command:
-        assert ("--json" in command) == done.stdout.startswith("{")
-        for name in (word for word in shlex.split(command) if word in named_files()):
+    if " classify " in command and "--csv" not in words:
+        assert ("--json" in words) == done.stdout.startswith("{")
+        for name in (word for word in words if word in named_files()):
             assert name in done.stdout
+    for name in named_folders() & set(words):  # every photo in the folder is in the output
+        output = done.stdout if "--csv" not in words else (folder / words[words.index("--csv") + 1]).read_text()
+        assert f"{name}cat.jpg" in output and f"{name}day2/astronaut.png" in output
 
 
 def free_port() -> int:

@@ -34,12 +34,17 @@ class ProgressBar:
         self.started = time.perf_counter()
         self._drawn_at = 0.0
 
-    def advance(self) -> None:
+    def advance(self, *, redraw: bool = False) -> None:
+        """One more done; drawn now if `redraw` (the bar was cleared), else at most every REDRAW_EVERY_S."""
         self.done += 1
         now = time.perf_counter()
-        if now - self._drawn_at >= REDRAW_EVERY_S or self.done == self.total:
+        if redraw or now - self._drawn_at >= REDRAW_EVERY_S or self.done == self.total:
             self._drawn_at = now
             self._draw(now)
+
+    def clear(self) -> None:
+        """Wipe the bar's line, before something else is written to the same terminal."""
+        self.write("\r\x1b[K")
 
     def message(self, text: str) -> None:
         """A line above the bar: clear the bar, write the line, draw the bar again."""

@@ -174,7 +174,8 @@ def test_classify_a_folder_without_images_exits_2(tmp_path: Path) -> None:
     assert failed.value.returncode == 2
 
 
-def test_classify_draws_a_progress_bar_on_a_terminal(folder: Path, tmp_path: Path) -> None:
+def classify_on_a_terminal(folder: Path, tmp_path: Path, *, stdout_too: bool) -> tuple[int, str, str]:
+    """Run classify --json with stderr (and maybe stdout) on a pseudo-terminal: (status, terminal, stdout)."""
     controller, terminal = pty.openpty()
     env = {
         "PATH": "/usr/bin:/bin",
@@ -186,7 +187,7 @@ def test_classify_draws_a_progress_bar_on_a_terminal(folder: Path, tmp_path: Pat
         [sys.executable, "manage.py", "classify", str(folder), "--model", "efficientnet_lite0", "--json"],
         cwd=PROJECT_ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=terminal if stdout_too else subprocess.PIPE,
         stderr=terminal,
     ) as process:
         os.close(terminal)
@@ -195,10 +196,22 @@ def test_classify_draws_a_progress_bar_on_a_terminal(folder: Path, tmp_path: Pat
             seen += chunk
         stdout = process.stdout.read() if process.stdout else b""
     os.close(controller)
-    assert process.returncode == 2
-    text = seen.decode()
-    assert re.search(r"\r\[#+\] 3/3  \d+\.\d images/s  in 0:\d\d", text), text
-    assert len(stdout.decode().splitlines()) == 3  # the bar never goes to stdout
+    return process.returncode, seen.decode(), stdout.decode()
+
+
+def test_classify_draws_a_progress_bar_on_a_terminal(folder: Path, tmp_path: Path) -> None:
+    status, terminal, stdout = classify_on_a_terminal(folder, tmp_path, stdout_too=False)
+    assert status == 2
+    assert re.search(r"\r\[#+\] 3/3  \d+\.\d images/s  in 0:\d\d", terminal), terminal
+    assert len(stdout.splitlines()) == 3  # the bar never goes to stdout
+
+
+def test_output_on_the_same_terminal_is_never_mixed_into_the_bar(folder: Path, tmp_path: Path) -> None:
+    status, terminal, _ = classify_on_a_terminal(folder, tmp_path, stdout_too=True)
+    assert status == 2
+    pieces = re.split(r"\r\n|\r\x1b\[K|\r(?=\[)", terminal)
+    records = [json.loads(piece) for piece in pieces if piece.startswith("{")]
+    assert [Path(record["image"]).name for record in records] == ["beach.jpg", "broken.jpg", "hill.png"]
 
 
 def _read_pty(fd: int) -> bytes:

@@ -69,6 +69,10 @@ class Command(BaseCommand):
         pipeline = serving.get_pipeline()
         registry = pipeline.registry
         model_name = options["model"] or registry.default_model_name() or registry.names[0]
+        try:
+            registry.get(model_name)  # loaded before the bar starts its clock
+        except RecognizerError as error:  # the model itself cannot run: nothing can be classified
+            raise CommandError(str(error), returncode=2) from None
         items = ((str(path), path.read_bytes) for path in files)
         results = classify_many(pipeline, items, model_name=model_name, top_k=options["top"])
         bar = ProgressBar(self._write_stderr, len(files)) if self.stderr.isatty() else None
@@ -80,7 +84,7 @@ class Command(BaseCommand):
                 for result in self._report(results, bar):
                     failures += result.classification is None
                     self.stdout.write(self._format(result, as_json=options["json"]), ending="")
-        except RecognizerError as error:  # the model itself cannot run: nothing can be classified
+        except RecognizerError as error:  # the model stopped between its load and its first image
             raise CommandError(str(error), returncode=2) from None
         finally:
             if bar is not None:
@@ -89,7 +93,9 @@ class Command(BaseCommand):
             raise CommandError(f"{failures} of {len(files)} images could not be classified", returncode=2)
 
     def _report(self, results: Iterator[ItemResult], bar: ProgressBar | None) -> Iterator[ItemResult]:
-        """Each result, after its error (if any) is told on stderr and the bar has moved."""
+        """Each result, its error (if any) told on stderr; the bar moves once the caller has written it."""
+        # When stdout is the same terminal, the bar is wiped before each output and drawn again after it.
+        shares_terminal = bar is not None and self.stdout.isatty()
         for result in results:
             if result.error is not None:
                 line = f"{result.name}: {result.error}"
@@ -97,12 +103,14 @@ class Command(BaseCommand):
                     self.stderr.write(line)
                 else:
                     bar.message(line)
-            if bar is not None:
-                bar.advance()
+            if shares_terminal and bar is not None:
+                bar.clear()
             yield result
+            if bar is not None:
+                bar.advance(redraw=shares_terminal)
 
     def _write_stderr(self, text: str) -> None:
-        self.stderr.write(text, ending="")
+        self.stderr.write(text, ending="", style_func=str)  # the bar in the terminal's own colour
         self.stderr.flush()
 
     def _write_csv(self, destination: Path, results: Iterator[ItemResult]) -> int:
