@@ -1,6 +1,7 @@
 """`make bench`: every benchmark against one gunicorn server, then bench/results.md.
 
-`--quick` runs fewer requests and shorter loads (about 3 minutes instead of about 7 on 2 cores).
+`--quick` runs fewer requests and shorter loads (about 3 minutes instead of about 7 on 2 cores), plus
+bench/cli.py (the CLI on a folder of photos: about 4 more minutes, 2 with `--quick`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import coldstart, latency, memory, original, overload, throughput
+from bench import cli, coldstart, latency, memory, original, overload, throughput
 from bench.common import ROOT, Options, Section, Server, rss_mb
 from bench.context import Bench
 
@@ -45,7 +46,7 @@ def main() -> None:
         bench.api_available = server.path_exists("/api/v1/classify")
         for step in (latency.run, throughput.run, overload.run, memory.run):
             record(step, bench)
-    for step in (coldstart.run, original.run):
+    for step in (coldstart.run, original.run, cli.run):
         record(step, bench)
 
     minutes = (time.perf_counter() - began) / 60

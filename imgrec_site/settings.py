@@ -7,7 +7,6 @@ from pathlib import Path
 
 import dj_database_url
 import xstatic.pkg.bootstrap
-from django.core.exceptions import ImproperlyConfigured
 
 from imgrec_site.env import envbool, envcache, envchoice, envfloat, envint, envlist
 
@@ -15,14 +14,15 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = envbool("DJANGO_DEBUG", "false")
 
+# Only what signs (sessions, CSRF, serving) needs a key: management commands run without one.
+# `make run` creates var/secret_key; imgrec_site/wsgi.py refuses to serve with an empty key.
+SECRET_KEY_FILE = BASE_DIR / "var" / "secret_key"
 SECRET_KEY = os.getenv("DJANGO_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is false; "
-            "set it to a long random string (`make run` creates one in var/secret_key)"
-        )
+if not SECRET_KEY and SECRET_KEY_FILE.is_file():
+    SECRET_KEY = SECRET_KEY_FILE.read_text().strip()
+if not SECRET_KEY and DEBUG:
     SECRET_KEY = "insecure-development-key-only-used-with-DJANGO_DEBUG"
+
 
 ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
 

@@ -118,6 +118,11 @@ def _allowed_format_by_signature(data: bytes) -> str | None:
     return next((name for signature, name in _SIGNATURES if data.startswith(signature)), None)
 
 
+def looks_like_accepted_image(head: bytes) -> bool:
+    """Do these first bytes (16 are enough) start an accepted format? For picking images out of a folder."""
+    return _allowed_format_by_signature(head) is not None or head.startswith(b"BM")  # BMP: too short to word errors by
+
+
 def _describe_bytes(data: bytes) -> str:
     head = data[:16]
     if head.lstrip().startswith((b"<svg", b"<?xml")):

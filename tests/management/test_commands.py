@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
 import socket
 import subprocess
 import sys
 from io import StringIO
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -102,3 +106,116 @@ def test_management_commands_build_no_model(command: str, tmp_path: Path) -> Non
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False False"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    root = tmp_path / "holiday"
+    (root / "day2").mkdir(parents=True)
+    (root / "beach.jpg").write_bytes(encode(scene_rgb(500, 375), "JPEG"))
+    (root / "day2" / "broken.jpg").write_bytes(encode(scene_rgb(500, 375), "JPEG")[:300])
+    (root / "day2" / "hill.png").write_bytes(png_bytes())
+    (root / "readme.txt").write_text("not a photo")
+    return root
+
+
+def test_classify_a_folder_as_json_lines_in_sorted_order(registry: ModelRegistry, folder: Path) -> None:
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError) as failed:
+        call_command("classify", str(folder), "--model", "resnet50", "--top", "2", "--json", stdout=out, stderr=err)
+    assert failed.value.returncode == 2
+    assert str(failed.value) == "1 of 3 images could not be classified"
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["image"] for line in lines] == [
+        str(folder / "beach.jpg"),
+        str(folder / "day2" / "broken.jpg"),
+        str(folder / "day2" / "hill.png"),
+    ]
+    assert set(lines[1]) == {"image", "error"} and "truncated" in lines[1]["error"]
+    assert [len(line["predictions"]) for line in (lines[0], lines[2])] == [2, 2]
+    assert lines[0]["model"] == "resnet50"
+    assert f"{folder / 'day2' / 'broken.jpg'}: " in err.getvalue()
+    assert "skipped 1 files" in err.getvalue()
+    assert "images/s" not in err.getvalue()  # stderr is no terminal: no progress bar
+
+
+def test_classify_to_csv_has_a_row_per_prediction_and_one_per_error(
+    registry: ModelRegistry, folder: Path, tmp_path: Path
+) -> None:
+    destination = tmp_path / "out.csv"
+    with pytest.raises(CommandError):
+        call_command(
+            "classify", str(folder), "--model", "vgg19", "--top", "3", "--csv", str(destination), stderr=StringIO()
+        )
+    table = pd.read_csv(destination)
+    assert list(table.columns) == ["image", "model", "rank", "label", "class_id", "index", "score", "error"]
+    assert len(table) == 3 + 1 + 3
+    assert table["rank"].dropna().astype(int).tolist() == [1, 2, 3, 1, 2, 3]
+    errors = table[table["error"].notna()]
+    assert errors["image"].tolist() == [str(folder / "day2" / "broken.jpg")]
+    assert set(table["model"].dropna()) == {"vgg19"}
+
+
+def test_classify_refuses_json_and_csv_together(folder: Path, tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="not allowed with argument"):
+        call_command("classify", str(folder), "--json", "--csv", str(tmp_path / "x.csv"))
+
+
+def test_classify_an_unknown_model_exits_2_naming_the_choices(registry: ModelRegistry, folder: Path) -> None:
+    with pytest.raises(CommandError, match="Expected one of") as failed:
+        call_command("classify", str(folder), "--model", "alexnet", stdout=StringIO(), stderr=StringIO())
+    assert failed.value.returncode == 2
+
+
+def test_classify_a_folder_without_images_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("no photos here")
+    with pytest.raises(CommandError, match="Received none") as failed:
+        call_command("classify", str(tmp_path), stderr=StringIO())
+    assert failed.value.returncode == 2
+
+
+def classify_on_a_terminal(folder: Path, tmp_path: Path, *, stdout_too: bool) -> tuple[int, str, str]:
+    """Run classify --json with stderr (and maybe stdout) on a pseudo-terminal: (status, terminal, stdout)."""
+    controller, terminal = pty.openpty()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "IMGREC_WEIGHTS": "random",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    with subprocess.Popen(
+        [sys.executable, "manage.py", "classify", str(folder), "--model", "efficientnet_lite0", "--json"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=terminal if stdout_too else subprocess.PIPE,
+        stderr=terminal,
+    ) as process:
+        os.close(terminal)
+        seen = b""
+        while chunk := _read_pty(controller):
+            seen += chunk
+        stdout = process.stdout.read() if process.stdout else b""
+    os.close(controller)
+    return process.returncode, seen.decode(), stdout.decode()
+
+
+def test_classify_draws_a_progress_bar_on_a_terminal(folder: Path, tmp_path: Path) -> None:
+    status, terminal, stdout = classify_on_a_terminal(folder, tmp_path, stdout_too=False)
+    assert status == 2
+    assert re.search(r"\r\[#+\] 3/3  \d+\.\d images/s  in 0:\d\d", terminal), terminal
+    assert len(stdout.splitlines()) == 3  # the bar never goes to stdout
+
+
+def test_output_on_the_same_terminal_is_never_mixed_into_the_bar(folder: Path, tmp_path: Path) -> None:
+    status, terminal, _ = classify_on_a_terminal(folder, tmp_path, stdout_too=True)
+    assert status == 2
+    pieces = re.split(r"\r\n|\r\x1b\[K|\r(?=\[)", terminal)
+    records = [json.loads(piece) for piece in pieces if piece.startswith("{")]
+    assert [Path(record["image"]).name for record in records] == ["beach.jpg", "broken.jpg", "hill.png"]
+
+
+def _read_pty(fd: int) -> bytes:
+    try:
+        return os.read(fd, 4096)
+    except OSError:  # EIO: the child closed the terminal
+        return b""

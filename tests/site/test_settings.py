@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -42,8 +44,49 @@ def test_check_deploy_fails_without_https(tmp_path: Path) -> None:
     assert "security.W004" in done.stderr and "security.W012" in done.stderr
 
 
-def test_production_start_without_secret_key_is_a_clear_error(tmp_path: Path) -> None:
+KEY_FILE = PROJECT_ROOT / "var" / "secret_key"
+no_key_file = pytest.mark.skipif(KEY_FILE.exists(), reason="var/secret_key exists here (make run made it)")
+
+
+def run_without_key(
+    args: list[str], tmp_path: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", **(env or {})}
+    return subprocess.run(args, cwd=PROJECT_ROOT, env=clean, capture_output=True, text=True, timeout=120)
+
+
+@no_key_file
+def test_check_deploy_without_secret_key_warns_about_it(tmp_path: Path) -> None:
     env = {key: value for key, value in PRODUCTION_ENV.items() if key != "DJANGO_SECRET_KEY"}
     done = check_deploy(env, tmp_path)
     assert done.returncode != 0
-    assert "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is false" in done.stderr
+    assert "security.W009" in done.stderr
+
+
+@no_key_file
+def test_commands_run_without_secret_key(tmp_path: Path) -> None:
+    done = run_without_key([sys.executable, "manage.py", "check"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "no issues" in done.stdout
+
+
+@no_key_file
+def test_serving_without_secret_key_refuses_to_start_naming_both_sources(tmp_path: Path) -> None:
+    done = run_without_key([sys.executable, "-c", "import imgrec_site.wsgi"], tmp_path)
+    assert done.returncode != 0
+    assert "Expected DJANGO_SECRET_KEY, or a key in" in done.stderr
+    assert str(KEY_FILE) in done.stderr
+
+
+@no_key_file
+def test_gunicorn_without_secret_key_exits_at_start(tmp_path: Path) -> None:
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    args = [gunicorn, "imgrec_site.wsgi:application", "--bind", "127.0.0.1:18411", "--workers", "1"]
+    done = run_without_key(args, tmp_path)
+    assert done.returncode != 0
+    assert "Expected DJANGO_SECRET_KEY, or a key in" in done.stderr
+
+
+def test_debug_serves_without_secret_key(tmp_path: Path) -> None:
+    done = run_without_key([sys.executable, "-c", "import imgrec_site.wsgi"], tmp_path, {"DJANGO_DEBUG": "true"})
+    assert done.returncode == 0, done.stderr

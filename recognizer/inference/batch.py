@@ -1,0 +1,119 @@
+"""Many images through one model, in order: decoding runs ahead in a small thread pool while the model runs.
+
+`classify_many` is the path for collections (the CLI, the batch-jobs worker). At most `window` images
+are in flight (being read, decoded, or queued in the model's engine), so memory stays bounded however
+many images come in, and the window is larger than a batch, so a full batch is queued by the time the
+model finishes the previous one. Results come back in the order the images went in; an image that
+cannot be read, decoded or run is an error result and the others go on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from recognizer.inference.batching import PendingInference
+from recognizer.inference.errors import RecognizerError
+from recognizer.inference.imaging import decode_image, encode_thumbnail, resize_to_array
+from recognizer.inference.labels import top_k_predictions
+from recognizer.inference.pipeline import DEFAULT_TOP_K, Classification, Pipeline, timed
+from recognizer.inference.registry import LoadedModel
+
+# The image itself, or a function that reads it (called in the pool, so reading overlaps the model too).
+ImageSource = bytes | Callable[[], bytes]
+
+DECODER_THREADS = 2
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One image's answer: a classification, or an error saying what was expected and what arrived."""
+
+    name: str
+    classification: Classification | None = None
+    error: str | None = None
+    batch_size: int = 0  # how many images the model ran together with this one
+
+    def as_dict(self) -> dict[str, object]:
+        if self.classification is None:
+            return {"name": self.name, "error": self.error}
+        return {"name": self.name, **self.classification.as_dict()}
+
+
+@dataclass
+class _Submitted:
+    pending: PendingInference
+    thumbnail: bytes
+    timings: dict[str, float]
+    started: float
+
+
+def classify_many(
+    pipeline: Pipeline,
+    items: Iterable[tuple[str, ImageSource]],
+    *,
+    model_name: str,
+    top_k: int = DEFAULT_TOP_K,
+    thumbnails: bool = False,
+    decoders: int = DECODER_THREADS,
+) -> Iterator[ItemResult]:
+    """(name, bytes or reader) in -> one ItemResult per item, in the same order.
+
+    Raises ModelNotFound / ModelNotReady before the first result when the model cannot run at all.
+    `thumbnails` adds the re-encoded JPEG thumbnail a gallery shows (the CLI needs none).
+    """
+    model = pipeline.registry.get(model_name)
+    config = model.engine.config
+    window = max(1, min(3 * config.max_batch, config.queue_max))
+    in_flight: deque[tuple[str, Future[_Submitted]]] = deque()
+    with ThreadPoolExecutor(max_workers=decoders, thread_name_prefix="imgrec-decode") as pool:
+        try:
+            for name, source in items:
+                if len(in_flight) >= window:
+                    yield _finish(model, top_k, *in_flight.popleft())
+                submitted = pool.submit(_decode_and_enqueue, pipeline, model, source, thumbnails=thumbnails)
+                in_flight.append((name, submitted))
+            while in_flight:
+                yield _finish(model, top_k, *in_flight.popleft())
+        finally:
+            # A consumer that stops early (or fails) leaves queued decodes unstarted.
+            for _, submitted in in_flight:
+                submitted.cancel()
+
+
+def _decode_and_enqueue(pipeline: Pipeline, model: LoadedModel, source: ImageSource, *, thumbnails: bool) -> _Submitted:
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    image_bytes = source() if callable(source) else source
+    with timed(timings, "decode"):
+        image = decode_image(image_bytes, max_pixels=pipeline.max_pixels, target_size=model.spec.input_size)
+    with timed(timings, "preprocess"):
+        pixels = model.preprocess(resize_to_array(image, model.spec.input_size))
+    pending = model.engine.enqueue(pixels)
+    thumbnail = encode_thumbnail(image) if thumbnails else b""
+    return _Submitted(pending=pending, thumbnail=thumbnail, timings=timings, started=started)
+
+
+def _finish(model: LoadedModel, top_k: int, name: str, submitted: Future[_Submitted]) -> ItemResult:
+    try:
+        done = submitted.result()
+        inferred = done.pending.result()
+    except RecognizerError as error:
+        return ItemResult(name=name, error=str(error))
+    except OSError as error:
+        return ItemResult(name=name, error=f"Expected a readable file. Received {error.strerror or error}")
+    except ValueError as error:  # a path with a NUL byte
+        return ItemResult(name=name, error=f"Expected a readable file. Received {error}")
+    timings = {**done.timings, "queue": inferred.queue_ms, "inference": inferred.inference_ms}
+    timings["total"] = (time.perf_counter() - done.started) * 1000.0
+    classification = Classification(
+        model=model.spec.name,
+        predictions=top_k_predictions(inferred.scores, top_k),
+        thumbnail=done.thumbnail,
+        weights_fingerprint=model.fingerprint,
+        timings_ms=timings,
+    )
+    return ItemResult(name=name, classification=classification, batch_size=inferred.batch_size)
