@@ -8,7 +8,9 @@ the status (200 = classified normally) and a fragment of the message a user must
 from __future__ import annotations
 
 import html
+import io
 import struct
+import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -139,6 +141,13 @@ def jpeg_cut_at_half() -> bytes:
     return data[: len(data) // 2]
 
 
+def zip_archive() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("cat.jpg", encode(scene_rgb(), "JPEG"))
+    return buffer.getvalue()
+
+
 def svg_document() -> bytes:
     return b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(1)</script></svg>'
 
@@ -150,17 +159,29 @@ TOO_LARGE_UPLOAD = "Expected an upload of at most 1 MB"
 
 HOSTILE_CORPUS: list[HostileCase] = [
     HostileCase("zero bytes", one(lambda: b""), 400, "Received an empty file (0 bytes)"),
-    HostileCase("text renamed .jpg", one(lambda: b"hello, I am text", "cat.jpg", "image/jpeg"), 415, ACCEPTED),
+    HostileCase(
+        "text renamed .jpg",
+        one(lambda: b"hello, I am text", "cat.jpg", "image/jpeg"),
+        415,
+        f"{ACCEPTED}. Received a text file (16 bytes)",
+    ),
     HostileCase(
         "HTML sent as image/jpeg",
         one(lambda: b"<!DOCTYPE html><html><script>alert(1)</script></html>", "x.jpg", "image/jpeg"),
         415,
         "Received an HTML document",
     ),
-    HostileCase("SVG with a script", one(svg_document, "x.svg", "image/svg+xml"), 415, "Received an SVG/XML document"),
+    HostileCase("SVG with a script", one(svg_document, "x.svg", "image/svg+xml"), 415, "Received an SVG document"),
     HostileCase("TIFF", one(lambda: encode(scene_rgb(), "TIFF"), "x.tif", "image/tiff"), 415, "Received a TIFF image"),
-    HostileCase("ICO", one(lambda: encode(scene_rgb(64, 64), "ICO"), "x.ico", "image/x-icon"), 415, ACCEPTED),
-    HostileCase("PDF", one(lambda: b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "x.pdf", "application/pdf"), 415, "a PDF"),
+    HostileCase("ICO", one(lambda: encode(scene_rgb(64, 64), "ICO"), "x.ico", "image/x-icon"), 415, "an ICO icon"),
+    HostileCase(
+        "PDF", one(lambda: b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "x.pdf", "application/pdf"), 415, "Received a PDF document"
+    ),
+    HostileCase("JSON", one(lambda: b'{"image": "cat.jpg"}', "x.json", "application/json"), 415, "a JSON document"),
+    HostileCase("ZIP", one(zip_archive, "photos.zip", "application/zip"), 415, "Received a ZIP archive"),
+    HostileCase("ELF executable", one(lambda: b"\x7fELF\x02\x01\x01" + bytes(57), "x.png"), 415, "an ELF executable"),
+    HostileCase("HEIC", one(lambda: b"\x00\x00\x00\x18ftypheic" + bytes(12), "x.heic", "image/heic"), 415, "a HEIC"),
+    HostileCase("bytes of no known kind", one(lambda: bytes(range(256)) * 3), 415, "768 bytes of an unrecognised kind"),
     HostileCase("JPEG cut at half", one(jpeg_cut_at_half, "cut.jpg", "image/jpeg"), 400, "truncated or corrupt"),
     HostileCase("PNG with a bad IHDR CRC", one(lambda: png_with_bad_crc(b"IHDR")), 400, "Received a PNG file whose"),
     # zlib's own checksum still vouches for the pixels, and Pillow does not check IDAT CRCs.

@@ -117,13 +117,21 @@ def _schemas() -> dict[str, Any]:
         "Timings": timings,
         "ModelStatus": {
             "type": "object",
-            "required": ["name", "label", "input_size", "state", "reason", "weights", "kind", "restarts"],
+            "required": ["name", "label", "input_size", "state", "reason", "summary", "weights", "kind", "restarts"],
             "properties": {
                 "name": {"type": "string"},
                 "label": {"type": "string"},
                 "input_size": {"type": "integer"},
                 "state": {"type": "string", "enum": ["pending", "loading", "ready", "failed"]},
-                "reason": {"type": "string"},
+                "reason": {
+                    "type": "string",
+                    "description": "Why the model cannot be used, in full, with the advice (empty when it can)",
+                },
+                "summary": {
+                    "type": "string",
+                    "description": "The state in a few words, as the pages show it: ready, loads on first use, "
+                    "loading…, or unavailable: no weights offline | failed to load | worker restarting",
+                },
                 "weights": {"type": "string", "enum": ["imagenet", "random", "bundled"]},
                 "kind": {"type": "string", "enum": ["imagenet"], "description": "Whose label space: ImageNet-1k"},
                 "restarts": {
@@ -170,13 +178,15 @@ def _schemas() -> dict[str, Any]:
                     },
                 },
                 "ensemble": {
-                    "type": "object",
-                    "description": "Top k of the mean of the models' probability vectors",
+                    "type": ["object", "null"],
+                    "description": "Top k of the mean of the models' probability vectors; "
+                    "null when fewer than two models ran (no ensemble of one model)",
                     "required": ["predictions"],
                     "properties": {"predictions": predictions},
                 },
                 "agreement": {
-                    "type": "object",
+                    "type": ["object", "null"],
+                    "description": "How far the models agree; null when fewer than two models ran",
                     "required": ["same_top1", "shared_top_k", "pairwise_overlap"],
                     "properties": {
                         "same_top1": {"type": "boolean"},

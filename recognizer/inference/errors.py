@@ -62,3 +62,16 @@ class InferenceTimeout(RecognizerError):
     """The request's deadline passed before its batch ran."""
 
     status = 504
+
+
+MAX_ECHOED_CHARACTERS = 100
+
+
+def shortened(text: str, *, limit: int = MAX_ECHOED_CHARACTERS) -> str:
+    """Client-supplied text for a message, cut to `limit` characters: `abc…` (1,234 characters)."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def echoed(value: str, *, limit: int = MAX_ECHOED_CHARACTERS) -> str:
+    """A value the client sent, quoted for a message (`'alexnet'`), cut to `limit` characters."""
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}… ({len(value):,} characters)"

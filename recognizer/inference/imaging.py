@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from recognizer.inference.errors import ImageTooLarge, InvalidInput, UnsupportedImage
+from recognizer.inference.sniffing import describe_bytes
 
 ALLOWED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 ACCEPTED_DESCRIPTION = "JPEG, PNG, WebP, GIF or BMP"
@@ -63,7 +64,7 @@ def decode_image(data: bytes, *, max_pixels: int, target_size: int | None = None
                 "could not be decoded (corrupt)"
             ) from None
         raise UnsupportedImage(
-            f"Expected an image in one of {ACCEPTED_DESCRIPTION}. Received {_describe_bytes(data)}"
+            f"Expected an image in one of {ACCEPTED_DESCRIPTION}. Received {describe_bytes(data)}"
         ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageTooLarge(
@@ -121,21 +122,6 @@ def _allowed_format_by_signature(data: bytes) -> str | None:
 def looks_like_accepted_image(head: bytes) -> bool:
     """Do these first bytes (16 are enough) start an accepted format? For picking images out of a folder."""
     return _allowed_format_by_signature(head) is not None or head.startswith(b"BM")  # BMP: too short to word errors by
-
-
-def _describe_bytes(data: bytes) -> str:
-    head = data[:16]
-    if head.lstrip().startswith((b"<svg", b"<?xml")):
-        return "an SVG/XML document"
-    if head.lstrip().lower().startswith((b"<!doctype html", b"<html")):
-        return "an HTML document"
-    if head.startswith(b"%PDF"):
-        return "a PDF document"
-    if head.startswith((b"II*\x00", b"MM\x00*")):
-        return "a TIFF image"
-    if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftypavif"):
-        return "a HEIC/AVIF image"
-    return f"{len(data):,} bytes of another kind (starting {head[:8]!r})"
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -2,7 +2,7 @@
 
 decode (once, at the size the models need) -> resize -> preprocess -> the model's batching engine
 -> top k. `classify` asks one model; `compare` asks every usable model at once (all queued together,
-one deadline) and averages their probability vectors into an ensemble.
+one deadline) and, with two models or more, averages their probability vectors into an ensemble.
 """
 
 from __future__ import annotations
@@ -77,12 +77,14 @@ class Comparison:
     thumbnail: bytes
     results: list[ModelResult]
     skipped: list[dict[str, str]]
-    ensemble_scores: np.ndarray
-    ensemble: list[Prediction]
+    ensemble_scores: np.ndarray | None  # None with fewer than two models (see mean_ensemble)
+    ensemble: list[Prediction] | None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
-    def agreement(self) -> dict[str, object]:
-        """Do the models name the same top-1 class, and how much do their top-k sets overlap?"""
+    def agreement(self) -> dict[str, object] | None:
+        """Do the models name the same top-1 class, and how much do their top-k sets overlap? (None for one model.)"""
+        if len(self.results) < 2:
+            return None
         top_sets = {result.model: {p.class_id for p in result.predictions} for result in self.results}
         top1 = {result.predictions[0].class_id for result in self.results}
         shared = set.intersection(*top_sets.values())
@@ -99,11 +101,22 @@ class Comparison:
     def as_dict(self) -> dict[str, object]:
         return {
             "models": [result.as_dict() for result in self.results],
-            "ensemble": {"predictions": [prediction.as_dict() for prediction in self.ensemble]},
+            "ensemble": None
+            if self.ensemble is None
+            else {"predictions": [prediction.as_dict() for prediction in self.ensemble]},
             "agreement": self.agreement(),
             "skipped": self.skipped,
             "timings_ms": rounded(self.timings_ms),
         }
+
+
+def mean_ensemble(results: Sequence[ModelResult], top_k: int) -> tuple[np.ndarray | None, list[Prediction] | None]:
+    """The mean of the models' probability vectors and its top k; no ensemble of fewer than two models
+    (the "mean" of one model is that model again, and would only repeat its column)."""
+    if len(results) < 2:
+        return None, None
+    scores = np.mean(np.stack([result.scores for result in results]), axis=0)
+    return scores, top_k_predictions(scores, top_k)
 
 
 class Pipeline:
@@ -168,7 +181,7 @@ class Pipeline:
                     timings_ms=model_timings,
                 )
             )
-        ensemble_scores = np.mean(np.stack([result.scores for result in results]), axis=0)
+        ensemble_scores, ensemble = mean_ensemble(results, top_k)
         thumbnail = encode_thumbnail(image)
         timings["total"] = (time.perf_counter() - started) * 1000.0
         return Comparison(
@@ -176,7 +189,7 @@ class Pipeline:
             results=results,
             skipped=skipped,
             ensemble_scores=ensemble_scores,
-            ensemble=top_k_predictions(ensemble_scores, top_k),
+            ensemble=ensemble,
             timings_ms=timings,
         )
 

@@ -26,7 +26,7 @@ from recognizer.inference.batching import Admission, BatchingEngine, EngineConfi
 from recognizer.inference.catalog import SPECS_BY_NAME, ModelSpec
 from recognizer.inference.compiled import CompiledModel
 from recognizer.inference.config import InferenceConfig
-from recognizer.inference.errors import ModelNotFound, ModelNotReady
+from recognizer.inference.errors import ModelNotFound, ModelNotReady, echoed
 from recognizer.inference.weights import WeightsUnavailable, find_weights, offline_reason, resolve_weights
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,13 @@ class ModelState(enum.StrEnum):
     FAILED = "failed"
 
 
+# Why a model failed, in a few words: the form, the home page's list and the compare page show this;
+# the full reason (with the advice) is for the About page, the API and the logs.
+NO_WEIGHTS_OFFLINE = "no weights offline"
+FAILED_TO_LOAD = "failed to load"
+WORKER_RESTARTING = "worker restarting"
+
+
 @dataclass(frozen=True)
 class ModelStatus:
     name: str
@@ -50,11 +57,23 @@ class ModelStatus:
     reason: str
     weights: str
     restarts: int = 0
+    cause: str = ""  # why it failed, in a few words (NO_WEIGHTS_OFFLINE, ...)
 
     @property
     def usable(self) -> bool:
         """Ready now, or loads on first use (no background preload in this process)."""
         return self.state in (ModelState.READY, ModelState.PENDING)
+
+    @property
+    def summary(self) -> str:
+        """The state in a few words, short enough for a dropdown at 375 px: `unavailable: no weights offline`."""
+        if self.state == ModelState.PENDING:
+            return "loads on first use"
+        if self.state == ModelState.LOADING:
+            return "loading…"
+        if self.state == ModelState.FAILED:
+            return f"unavailable: {self.cause or FAILED_TO_LOAD}"
+        return str(self.state)
 
     def as_dict(self) -> dict[str, str | int]:
         return {
@@ -63,6 +82,7 @@ class ModelStatus:
             "input_size": self.input_size,
             "state": str(self.state),
             "reason": self.reason,
+            "summary": self.summary,
             "weights": self.weights,
             "kind": "imagenet",
             "restarts": self.restarts,
@@ -96,6 +116,7 @@ class _Slot:
         self.lock = threading.Lock()
         self.state = ModelState.PENDING
         self.reason = ""
+        self.cause = ""
         self.loaded: LoadedModel | None = None
         self.restarts = 0
 
@@ -118,7 +139,7 @@ class ModelRegistry:
         self._closed = False
         for slot in self._slots.values():
             if self._weights_missing(slot.spec):
-                self._fail(slot, offline_reason(slot.spec))
+                self._fail(slot, offline_reason(slot.spec), cause=NO_WEIGHTS_OFFLINE)
 
     @classmethod
     def from_config(cls, config: InferenceConfig) -> ModelRegistry:
@@ -147,6 +168,7 @@ class ModelRegistry:
             reason=slot.reason,
             weights=self.weights_kind(slot.spec),
             restarts=slot.restarts,
+            cause=slot.cause,
         )
 
     def statuses(self) -> list[ModelStatus]:
@@ -190,10 +212,10 @@ class ModelRegistry:
             try:
                 slot.loaded = self._build(slot.spec, allow_download=allow_download)
             except WeightsUnavailable as error:
-                self._fail(slot, str(error))
+                self._fail(slot, str(error), cause=NO_WEIGHTS_OFFLINE)
             except Exception as error:  # any failure of one model must leave the others serving
                 logger.exception("model %s failed to load", name)
-                self._fail(slot, f"failed to load: {type(error).__name__}: {error}")
+                self._fail(slot, f"failed to load: {type(error).__name__}: {error}", cause=FAILED_TO_LOAD)
             else:
                 slot.state = ModelState.READY
                 slot.reason = ""
@@ -244,7 +266,7 @@ class ModelRegistry:
             if self._closed or slot.loaded is None:
                 return
             slot.restarts += 1
-            self._fail(slot, f"its inference worker stopped ({reason}); restarting")
+            self._fail(slot, f"its inference worker stopped ({reason}); restarting", cause=WORKER_RESTARTING)
             delay_s = min(0.05 * 2**slot.restarts, MAX_RESTART_DELAY_S)
         timer = threading.Timer(delay_s, self._start_again, args=(name,))
         timer.daemon = True
@@ -273,18 +295,18 @@ class ModelRegistry:
             return False
         return find_weights(spec, weights_dir=self.weights_dir) is None
 
-    def _fail(self, slot: _Slot, reason: str) -> None:
+    def _fail(self, slot: _Slot, reason: str, *, cause: str) -> None:
         slot.state = ModelState.FAILED
         slot.reason = reason
+        slot.cause = cause
         logger.warning("model %s unavailable: %s", slot.spec.name, reason)
 
     def _slot(self, name: str) -> _Slot:
         try:
             return self._slots[name]
         except KeyError:
-            shown = name if len(name) <= 100 else f"{name[:100]}… ({len(name):,} characters)"
             raise ModelNotFound(
-                f"Unknown model. Expected one of {', '.join(self._slots)}. Received: {shown!r}"
+                f"Unknown model. Expected one of {', '.join(self._slots)}. Received: {echoed(name)}"
             ) from None
 
 

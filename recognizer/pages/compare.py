@@ -40,11 +40,15 @@ def compare(request: HttpRequest) -> HttpResponse:
         {"result": result, "chart": chart_image(result.predictions, title=result.label)}
         for result in comparison.results
     ]
+    registry = serving.get_registry()
     context = _context(
         form=CompareForm(),
         comparison=comparison,
         columns=columns,
-        ensemble_chart=chart_image(comparison.ensemble, title="Ensemble (mean)"),
+        skipped=[registry.status(item["model"]) for item in comparison.skipped],
+        ensemble_chart=None
+        if comparison.ensemble is None
+        else chart_image(comparison.ensemble, title="Ensemble (mean)"),
         agreement=comparison.agreement(),
         thumbnail_uri=data_uri(comparison.thumbnail, mime="image/jpeg"),
     )

@@ -4,18 +4,43 @@ from collections.abc import Sequence
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 
+from recognizer.inference.errors import echoed
 from recognizer.inference.imaging import ACCEPTED_DESCRIPTION
 from recognizer.inference.pipeline import DEFAULT_TOP_K, MAX_TOP_K
-from recognizer.inference.registry import ModelState, ModelStatus
+from recognizer.inference.registry import ModelStatus
 
 
 def option_label(status: ModelStatus) -> str:
-    if status.state == ModelState.READY or status.state == ModelState.PENDING:
+    """`ResNet50`, or `ResNet50 (unavailable: no weights offline)`: the full advice is on the About page."""
+    if status.usable:
         return status.label
-    if status.state == ModelState.LOADING:
-        return f"{status.label} (loading…)"
-    return f"{status.label} (unavailable: {status.reason})"
+    return f"{status.label} ({status.summary})"
+
+
+class EchoingChoiceMixin:
+    """An invalid choice's message quotes what arrived, cut to about 100 characters (`%(value)s`)."""
+
+    error_messages: dict[str, str]
+
+    def validate(self, value: Any) -> None:
+        try:
+            super().validate(value)  # type: ignore[misc]
+        except ValidationError as error:
+            if error.code != "invalid_choice":
+                raise
+            raise ValidationError(
+                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": echoed(str(value))}
+            ) from None
+
+
+class EchoingChoiceField(EchoingChoiceMixin, forms.ChoiceField):
+    pass
+
+
+class EchoingTypedChoiceField(EchoingChoiceMixin, forms.TypedChoiceField):
+    pass
 
 
 class ModelSelect(forms.Select):
@@ -42,8 +67,8 @@ class UploadForm(forms.Form):
             "empty": f"Expected an image file ({ACCEPTED_DESCRIPTION}). Received an empty file (0 bytes)",
         },
     )
-    model = forms.ChoiceField(label="Model")
-    top_k = forms.TypedChoiceField(
+    model = EchoingChoiceField(label="Model")
+    top_k = EchoingTypedChoiceField(
         label="Classes shown",
         help_text="How many of the most likely classes to list (top k).",
         choices=[(k, str(k)) for k in range(1, MAX_TOP_K + 1)],
@@ -52,7 +77,7 @@ class UploadForm(forms.Form):
         empty_value=DEFAULT_TOP_K,
         initial=DEFAULT_TOP_K,
         error_messages={
-            "invalid_choice": f"Expected top_k to be a whole number from 1 to {MAX_TOP_K}. Received %(value)r"
+            "invalid_choice": f"Expected top_k to be a whole number from 1 to {MAX_TOP_K}. Received %(value)s"
         },
     )
 
@@ -65,7 +90,7 @@ class UploadForm(forms.Form):
             choices=field.choices, disabled_values=[status.name for status in statuses if not status.usable]
         )
         field.initial = default_model
-        field.error_messages["invalid_choice"] = f"Expected one of {', '.join(names)}. Received: %(value)r"
+        field.error_messages["invalid_choice"] = f"Expected one of {', '.join(names)}. Received: %(value)s"
 
 
 class CompareForm(forms.Form):

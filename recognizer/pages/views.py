@@ -42,8 +42,8 @@ def default_model_note(registry: ModelRegistry) -> str:
     if default is None or default == "resnet50" or "resnet50" not in registry.names:
         return ""
     resnet = registry.status("resnet50")
-    condition = "still loading" if resnet.state == ModelState.LOADING else "unavailable"
-    return f"{registry.spec(default).label} is preselected because ResNet50 is {condition}: {resnet.reason}"
+    condition = "still loading" if resnet.state == ModelState.LOADING else resnet.summary
+    return f"{registry.spec(default).label} is preselected because ResNet50 is {condition}."
 
 
 def _render_form(

@@ -161,14 +161,9 @@
 
   // ---- model states ----------------------------------------------------------------------------
 
+  // The server's own short wording (`summary`, as forms.option_label uses it); the full reason is on About.
   function optionLabel(model) {
-    if (model.state === "loading") {
-      return model.label + " (loading…)";
-    }
-    if (model.state === "failed") {
-      return model.label + " (unavailable: " + model.reason + ")";
-    }
-    return model.label;
+    return usable(model) ? model.label : model.label + " (" + model.summary + ")";
   }
 
   function usable(model) {
@@ -186,6 +181,10 @@
       if (badge) {
         badge.textContent = model.state === "pending" ? "loads on first use" : model.state;
         badge.className = "badge state-" + model.state;
+      }
+      const summary = document.querySelector('[data-model-summary="' + CSS.escape(model.name) + '"]');
+      if (summary) {
+        summary.textContent = model.state === "failed" ? model.summary : "";
       }
     });
     const selected = modelSelect.options[modelSelect.selectedIndex];

@@ -33,6 +33,7 @@ def test_models_lists_every_enabled_model_with_its_state(client: Client, registr
         "input_size": 224,
         "state": "ready",
         "reason": "",
+        "summary": "ready",
         "weights": "random",
         "kind": "imagenet",
         "restarts": 0,
@@ -149,3 +150,20 @@ def test_other_api_clients_stay_out_of_every_history(registry: ModelRegistry, to
     response = post_image(browser, png_bytes(), model="resnet50", **fields)
     assert response.status_code == 200
     assert 'id="history-empty"' in browser.get("/history/").content.decode()
+
+
+def test_long_values_are_echoed_cut_to_100_characters(client: Client) -> None:
+    response = post_image(client, png_bytes(), top_k="9" * 1000)
+    assert_error(response, 400, "Received '" + "9" * 100 + "'… (1,000 characters)")
+    response = client.post("/api/v1/classify", data=b"x", content_type="text/" + "t" * 500)
+    assert_error(response, 415, "Received Content-Type 'text/" + "t" * 95 + "'… (505 characters)")
+    fields = {f"field_{n:03d}": "x" for n in range(200)}
+    response = client.post("/api/v1/classify", fields)
+    assert_error(response, 400, "Received fields: field_000, field_001")
+    assert len(response.json()["error"]) < 200
+
+
+def test_a_text_upload_is_named_in_words(client: Client, registry: ModelRegistry) -> None:
+    response = post_image(client, b"these are words, not pixels\n" * 20)
+    assert_error(response, 415, "Received a text file (560 bytes)")
+    assert "b'" not in response.json()["error"]

@@ -11,6 +11,7 @@ from recognizer.inference.pipeline import Pipeline
 from recognizer.inference.registry import ModelRegistry
 from tests.conftest import THREE_MODELS
 from tests.images import png_bytes
+from tests.inference.test_registry import tiny_spec
 
 
 def probability_vector(registry: ModelRegistry, name: str, image_bytes: bytes) -> np.ndarray:
@@ -62,3 +63,17 @@ def test_new_models_name_keras_weights_files(name: str) -> None:
     spec = SPECS_BY_NAME[name]
     assert spec.weights_url is not None and spec.weights_url.endswith("/" + spec.weights_file)
     assert spec.weights_hash is not None and re.fullmatch(r"[0-9a-f]{32}", spec.weights_hash)
+
+
+def test_one_usable_model_gives_no_ensemble_and_no_agreement() -> None:
+    one_model = ModelRegistry([tiny_spec("tiny")], weights_mode="random")
+    try:
+        comparison = Pipeline(one_model, max_pixels=10**8).compare(image_bytes=png_bytes(), top_k=5)
+        assert [result.model for result in comparison.results] == ["tiny"]
+        assert comparison.ensemble is None and comparison.ensemble_scores is None
+        assert comparison.agreement() is None
+        answer = comparison.as_dict()
+        assert answer["ensemble"] is None and answer["agreement"] is None
+        assert len(answer["models"][0]["predictions"]) == 5
+    finally:
+        one_model.close()

@@ -116,3 +116,34 @@ def test_random_weights_give_the_real_architectures(registry: ModelRegistry) -> 
     assert resnet.count_params() == SPECS_BY_NAME["resnet50"].params
     assert vgg.count_params() == SPECS_BY_NAME["vgg19"].params
     assert registry.status("resnet50").weights == "random"
+
+
+def test_an_offline_model_is_summed_up_in_a_few_words_and_keeps_the_full_advice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_registry: MakeRegistry
+) -> None:
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
+    registry = make_registry([SPECS_BY_NAME["resnet50"]], weights_mode="imagenet")
+    status = registry.status("resnet50")
+    assert status.summary == "unavailable: no weights offline"
+    assert status.as_dict()["summary"] == "unavailable: no weights offline"
+    assert "fetch_weights resnet50" in status.as_dict()["reason"]
+
+
+def test_summaries_of_the_other_states(make_registry: MakeRegistry) -> None:
+    def explode(weights_path: Path | None, **_: object) -> keras.Model:
+        raise RuntimeError("graph construction exploded " + "x" * 200)
+
+    registry = make_registry([tiny_spec("tiny"), tiny_spec("broken", build=explode)], weights_mode="random")
+    assert registry.status("tiny").summary == "loads on first use"
+    registry.load("tiny")
+    registry.load("broken")
+    assert registry.status("tiny").summary == "ready"
+    assert registry.status("broken").summary == "unavailable: failed to load"
+    assert "graph construction exploded" in registry.status("broken").reason
+
+
+def test_a_very_long_unknown_name_is_cut_in_the_message(make_registry: MakeRegistry) -> None:
+    registry = make_registry([tiny_spec("tiny")], weights_mode="random")
+    with pytest.raises(ModelNotFound) as refused:
+        registry.get("a" * 5000)
+    assert str(refused.value).endswith("Received: '" + "a" * 100 + "'… (5,000 characters)")

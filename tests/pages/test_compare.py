@@ -43,3 +43,23 @@ def test_compare_skips_a_model_without_weights_and_503s_when_none_is_left(
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
     assert "vgg16: Model 'vgg16' is not available: weights not available offline" in response.json()["error"]
+
+
+def test_with_one_usable_model_there_is_no_ensemble_on_the_page_or_in_the_api(
+    client: Client, offline_registry: OfflineRegistry
+) -> None:
+    offline_registry(["resnet50", "efficientnet_lite0"])
+    body = client.post("/api/v1/compare", data=png_bytes(), content_type="image/png").json()
+    assert [model["model"] for model in body["models"]] == ["efficientnet_lite0"]
+    assert body["ensemble"] is None and body["agreement"] is None
+    assert [item["model"] for item in body["skipped"]] == ["resnet50"]
+    assert "fetch_weights resnet50" in body["skipped"][0]["reason"]  # the API keeps the full reason
+
+    file = SimpleUploadedFile("photo.png", png_bytes(), content_type="image/png")
+    html = client.post("/compare/", {"image": file}).content.decode()
+    assert 'id="model-efficientnet_lite0"' in html
+    assert 'id="ensemble"' not in html and "Ensemble" not in html and "mean of 1" not in html
+    assert "Only EfficientNet-Lite0 is ready: nothing to compare it with, and no ensemble" in html
+    assert "ResNet50 skipped: unavailable: no weights offline" in html
+    assert "fetch_weights" not in html
+    assert len(re.findall(r'src="data:image/svg\+xml;base64,', html)) == 1

@@ -102,8 +102,12 @@ def test_a_model_without_weights_is_disabled_with_its_reason_and_refused_with_50
     assert response.status_code == 503
     assert "weights not available offline" in error_text(response)
     html = client.get("/").content.decode()
-    assert re.search(r'<option value="vgg19"[^>]*disabled', html)
-    assert "fetch_weights vgg19" in html
+    assert re.search(
+        r'<option value="vgg19"[^>]*disabled[^>]*>VGG19 \(unavailable: no weights offline\)</option>', html
+    )
+    assert "fetch_weights" not in html  # the full advice is on the About page, once per model
+    about = client.get("/about/").content.decode()
+    assert "fetch_weights vgg19" in about and "vgg19_weights_tf_dim_ordering_tf_kernels.h5" in about
 
 
 def test_without_imagenet_weights_efficientnet_lite0_is_preselected_and_the_page_says_why(
@@ -113,4 +117,12 @@ def test_without_imagenet_weights_efficientnet_lite0_is_preselected_and_the_page
     html = client.get("/").content.decode()
     assert re.search(r'<option value="efficientnet_lite0"[^>]*selected', html)
     assert re.search(r'<option value="resnet50"[^>]*disabled', html)
-    assert "EfficientNet-Lite0 is preselected because ResNet50 is unavailable: weights not available offline" in html
+    assert "EfficientNet-Lite0 is preselected because ResNet50 is unavailable: no weights offline." in html
+    assert html.count("no weights offline") == 5  # the note, two options and two lines of the model list
+
+
+def test_long_values_are_echoed_cut_to_100_characters(client: Client) -> None:
+    message = error_text(upload(client, png_bytes(), model="m" * 5000, top_k="7" * 3000))
+    assert "Received: &#x27;" + "m" * 100 + "&#x27;… (5,000 characters)" in message
+    assert "Received &#x27;" + "7" * 100 + "&#x27;… (3,000 characters)" in message
+    assert "m" * 101 not in message and "7" * 101 not in message
