@@ -62,3 +62,9 @@ class InferenceTimeout(RecognizerError):
     """The request's deadline passed before its batch ran."""
 
     status = 504
+
+
+class NotExplainable(RecognizerError):
+    """The model has no convolutional feature map for Grad-CAM to weigh."""
+
+    status = 400

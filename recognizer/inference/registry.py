@@ -26,7 +26,7 @@ from recognizer.inference.batching import Admission, BatchingEngine, EngineConfi
 from recognizer.inference.catalog import SPECS_BY_NAME, ModelSpec
 from recognizer.inference.compiled import CompiledModel
 from recognizer.inference.config import InferenceConfig
-from recognizer.inference.errors import ModelNotFound, ModelNotReady
+from recognizer.inference.errors import ModelNotFound, ModelNotReady, NotExplainable
 from recognizer.inference.weights import WeightsUnavailable, find_weights, offline_reason, resolve_weights
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,16 @@ class LoadedModel:
 
     def predict(self, pixels: np.ndarray) -> InferenceResult:
         return self.engine.submit(self.preprocess(pixels))
+
+    def explain(self, pixels: np.ndarray, class_index: int | None = None) -> tuple[int, np.ndarray]:
+        """Grad-CAM of one model input (size x size x 3, 0..255) through this model's compiled forward:
+        the class explained (None: the top-1) and its heatmap grid (0..1, rows top to bottom)."""
+        try:
+            return self.compiled.explain(self.preprocess(pixels), class_index)
+        except ValueError as error:  # gradcam.last_conv_layer: nothing convolutional to explain
+            raise NotExplainable(
+                f"Expected a model with a convolutional feature map to explain. Received {self.spec.name}: {error}"
+            ) from None
 
 
 class _Slot:
