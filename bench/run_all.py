@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import coldstart, latency, memory, original, overload, throughput
+from bench import coldstart, explain, latency, memory, original, overload, throughput
 from bench.common import ROOT, Options, Section, Server, rss_mb
 from bench.context import Bench
 
@@ -45,7 +45,7 @@ def main() -> None:
         bench.api_available = server.path_exists("/api/v1/classify")
         for step in (latency.run, throughput.run, overload.run, memory.run):
             record(step, bench)
-    for step in (coldstart.run, original.run):
+    for step in (coldstart.run, original.run, explain.run):
         record(step, bench)
 
     minutes = (time.perf_counter() - began) / 60
