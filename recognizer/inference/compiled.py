@@ -28,6 +28,7 @@ class CompiledModel:
         self.trace_count = 0
         self._lock = threading.Lock()
         self._grad_cam: GradCam | None = None
+        self._grad_cam_lock = threading.Lock()
 
         def forward(batch: tf.Tensor) -> tf.Tensor:
             self.trace_count += 1
@@ -41,17 +42,26 @@ class CompiledModel:
         with self._lock:
             return self._forward(np.asarray(batch, dtype=np.float32)).numpy()
 
+    def prepare_explain(self) -> None:
+        """Build the GradCam and trace its function (seconds for a large model), once. Outside the forward
+        lock: batches keep running meanwhile; a concurrent caller waits here for the first one."""
+        with self._grad_cam_lock:
+            if self._grad_cam is None:
+                from recognizer.inference.gradcam import GradCam
+
+                grad_cam = GradCam(self.model)
+                grad_cam.trace()
+                self._grad_cam = grad_cam
+
     def explain(self, pixels: np.ndarray, class_index: int | None = None) -> tuple[int, np.ndarray]:
         """Grad-CAM of one preprocessed (size, size, 3) image: the class explained (None: the top-1) and its
-        heatmap (grid rows x columns, 0..1, rows top to bottom). Under the same lock as the forward passes,
-        so an explanation never competes with a batch for the cores; the GradCam is built (traced) once.
+        heatmap (grid rows x columns, 0..1, rows top to bottom). It runs under the same lock as the forward
+        passes, so an explanation never splits the cores with a batch.
         """
-        from recognizer.inference.gradcam import GradCam
-
+        self.prepare_explain()
+        assert self._grad_cam is not None
         batch = np.asarray(pixels, dtype=np.float32)[np.newaxis]
         with self._lock:
-            if self._grad_cam is None:
-                self._grad_cam = GradCam(self.model)
             result = self._grad_cam.run(batch, None if class_index is None else [class_index])
         return int(result.class_indices[0]), result.heatmaps[0]
 

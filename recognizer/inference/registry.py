@@ -210,14 +210,23 @@ class ModelRegistry:
                 logger.info("model %s ready (%s weights)", name, self.weights_kind(slot.spec))
             return slot.state
 
-    def load_all(self, *, allow_download: bool) -> None:
+    def load_all(self, *, allow_download: bool, prepare_explanations: bool = False) -> None:
+        """Load every model; with `prepare_explanations`, then trace each ready model's Grad-CAM too (the
+        first heatmap of a model otherwise waits seconds for it)."""
         for name in self._slots:
             self.load(name, allow_download=allow_download)
+        if prepare_explanations:
+            for slot in self._slots.values():
+                if slot.state == ModelState.READY and slot.loaded is not None:
+                    _prepare_explain(slot.loaded)
 
     def preload_in_background(self) -> threading.Thread:
         """Start loading every model (downloading missing weights if there is a network)."""
         thread = threading.Thread(
-            target=self.load_all, kwargs={"allow_download": True}, name="imgrec-preload", daemon=True
+            target=self.load_all,
+            kwargs={"allow_download": True, "prepare_explanations": True},
+            name="imgrec-preload",
+            daemon=True,
         )
         for slot in self._slots.values():
             if slot.state == ModelState.PENDING or self._weights_missing(slot.spec):
@@ -296,6 +305,13 @@ class ModelRegistry:
             raise ModelNotFound(
                 f"Unknown model. Expected one of {', '.join(self._slots)}. Received: {shown!r}"
             ) from None
+
+
+def _prepare_explain(model: LoadedModel) -> None:
+    try:
+        model.compiled.prepare_explain()
+    except ValueError as error:  # nothing convolutional: its explanations are refused when asked for
+        logger.info("model %s cannot be explained: %s", model.spec.name, error)
 
 
 def _engine_died(registry_ref: weakref.ref[ModelRegistry], name: str, error: BaseException) -> None:

@@ -23,12 +23,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 CHART_ALT = re.compile(r"^Bar chart of the top predictions: .+")
+# A result is a classification and then its fragment, whose heatmap is another pass through the model:
+# on a shared 2-core machine that can take longer than Playwright's default 5 s (no timing is asserted).
+RESULT_TIMEOUT_MS = 60_000
 
 
 def expect_result(page: Page, rows: int = 5) -> None:
     """The server-rendered result (the same template as the result page) on this page."""
     result = page.locator("#live-result")
-    expect(result).to_be_visible()
+    expect(result).to_be_visible(timeout=RESULT_TIMEOUT_MS)
     expect(result.locator("#live-result-title")).to_contain_text("sees:")
     expect(result.locator("#top-k-chart")).to_have_attribute("alt", CHART_ALT)
     expect(result.locator("#predictions tbody tr")).to_have_count(rows)
@@ -38,7 +41,7 @@ def submit_without_reload(page: Page) -> None:
     """Submit and check it was answered on this page: a marker set before survives only without a reload."""
     page.evaluate("() => { window.stillThisPage = true; }")
     page.get_by_role("button", name="Recognise").click()
-    expect(page.locator("#live-result")).to_be_visible()
+    expect(page.locator("#live-result")).to_be_visible(timeout=RESULT_TIMEOUT_MS)
     assert page.evaluate("() => window.stillThisPage") is True
 
 
@@ -303,7 +306,7 @@ def test_clicking_a_row_shows_that_class_heatmap(base: str, page: Page, page_err
     page.evaluate("() => { window.stillThisPage = true; }")
     third.click()
     heatmap = page.locator("#live-result #heatmap-image")
-    expect(heatmap).to_have_attribute("data-class-index", index)
+    expect(heatmap).to_have_attribute("data-class-index", index, timeout=RESULT_TIMEOUT_MS)
     expect(page.locator("#live-result #heatmap-label")).to_have_text(label)
     expect(page.locator("#live-result #predictions tr[aria-current]")).to_contain_text(label)
     assert page.evaluate("() => window.stillThisPage") is True
@@ -319,7 +322,7 @@ def test_without_javascript_a_row_link_opens_that_class_heatmap(base: str, brows
             page.get_by_role("button", name="Recognise").click()
         second = page.locator("#predictions a.explain-class").nth(1)
         index = second.get_attribute("data-class-index")
-        with page.expect_navigation():
+        with page.expect_navigation(timeout=RESULT_TIMEOUT_MS):
             second.click()
         expect(page.locator("#heatmap-image")).to_have_attribute("data-class-index", index)
     finally:
