@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import cli, coldstart, latency, memory, original, overload, throughput
+from bench import cli, coldstart, explain, latency, memory, original, overload, throughput
 from bench.common import ROOT, Options, Section, Server, rss_mb
 from bench.context import Bench
 
@@ -46,7 +46,7 @@ def main() -> None:
         bench.api_available = server.path_exists("/api/v1/classify")
         for step in (latency.run, throughput.run, overload.run, memory.run):
             record(step, bench)
-    for step in (coldstart.run, original.run, cli.run):
+    for step in (coldstart.run, original.run, explain.run, cli.run):
         record(step, bench)
 
     minutes = (time.perf_counter() - began) / 60

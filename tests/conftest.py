@@ -34,9 +34,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def registry() -> Iterator[ModelRegistry]:
-    """The process registry (IMGREC_MODELS from pyproject, random Keras weights), each model loaded once per run."""
+    """The process registry (IMGREC_MODELS from pyproject, random Keras weights), each model loaded once per run,
+    with its Grad-CAM traced as the serving preload does."""
     shared = serving.get_registry()
-    shared.load_all(allow_download=False)
+    shared.load_all(allow_download=False, prepare_explanations=True)
     yield shared
     shared.close()
 

@@ -29,7 +29,9 @@ def page_top5(client: Client, photo: Path) -> list[tuple[str, float]]:
     response = client.post("/", {"image": upload, "model": "efficientnet_lite0"}, follow=True)
     assert response.status_code == 200
     table = response.content.decode().split('id="predictions"')[1].split("</table>")[0]
-    rows = re.findall(r"<tr><td>\d</td><td>([^<]+)</td><td><code>n\d{8}</code></td><td[^>]*>([\d.]+)%</td>", table)
+    rows = re.findall(
+        r"<tr[^>]*><td>\d</td><td><a [^>]+>([^<]+)</a></td><td><code>n\d{8}</code></td><td[^>]*>([\d.]+)%</td>", table
+    )
     return [(label, float(percent) / 100) for label, percent in rows]
 
 

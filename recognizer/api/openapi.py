@@ -47,9 +47,11 @@ def _image_request(model_names: list[str], *, with_model: bool) -> dict[str, Any
     multipart_fields: dict[str, Any] = {
         "image": {"type": "string", "format": "binary", "description": ACCEPTED_DESCRIPTION},
         "top_k": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K, "default": DEFAULT_TOP_K},
+        "explain": EXPLAIN_SCHEMA,
     }
     if with_model:
         multipart_fields["model"] = {"type": "string", "enum": model_names}
+        multipart_fields["explain_class"] = EXPLAIN_CLASS_SCHEMA
     raw = {"schema": {"type": "string", "format": "binary"}}
     return {
         "required": True,
@@ -71,9 +73,27 @@ def _query_parameters(model_names: list[str], *, with_model: bool) -> list[dict[
             "required": False,
             "description": "How many classes to return (a multipart `top_k` field takes precedence)",
             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K, "default": DEFAULT_TOP_K},
-        }
+        },
+        {
+            "name": "explain",
+            "in": "query",
+            "required": False,
+            "description": "true: add `explanation` (a Grad-CAM heatmap of the top-1 class"
+            + (")" if with_model else ", per model)")
+            + " (a multipart `explain` field takes precedence)",
+            "schema": EXPLAIN_SCHEMA,
+        },
     ]
     if with_model:
+        parameters.append(
+            {
+                "name": "explain_class",
+                "in": "query",
+                "required": False,
+                "description": "Explain this class index instead of the top-1 (implies explain=true)",
+                "schema": EXPLAIN_CLASS_SCHEMA,
+            }
+        )
         parameters.insert(
             0,
             {
@@ -86,6 +106,11 @@ def _query_parameters(model_names: list[str], *, with_model: bool) -> list[dict[
             },
         )
     return parameters
+
+
+MODEL_STAGES = ("preprocess", "inference", "explain", "overlay")
+EXPLAIN_SCHEMA = {"type": "string", "enum": ["true", "false", "1", "0"], "default": "false"}
+EXPLAIN_CLASS_SCHEMA = {"type": "integer", "minimum": 0, "maximum": 999}
 
 
 def _schemas() -> dict[str, Any]:
@@ -103,7 +128,47 @@ def _schemas() -> dict[str, Any]:
         "type": "object",
         "required": ["decode", "preprocess", "inference", "total"],
         "properties": {
-            stage: {"type": "number", "minimum": 0} for stage in ("decode", "preprocess", "queue", "inference", "total")
+            stage: {"type": "number", "minimum": 0}
+            for stage in ("decode", "preprocess", "queue", "inference", "explain", "overlay", "total")
+        },
+    }
+    hedge = {
+        "description": "The most specific answer that is at least 70% likely: the top-1 class itself, or a "
+        "WordNet category above it (e.g. 'domestic cat' over 'Egyptian cat 45%'); null when none is",
+        "anyOf": [
+            {
+                "type": "object",
+                "required": ["label", "class_id", "score"],
+                "properties": {
+                    "label": {"type": "string", "examples": ["domestic cat"]},
+                    "class_id": {"type": "string", "pattern": "^n[0-9]{8}$"},
+                    "score": {"type": "number", "minimum": 0, "maximum": 1.0001},
+                },
+            },
+            {"type": "null"},
+        ],
+    }
+    confidence = {
+        "type": "string",
+        "enum": ["high", "low"],
+        "description": "low: neither the top-1 class reaches 50% nor a useful category 70% "
+        "(the photo looks like none of the 1000 ImageNet classes)",
+    }
+    png_uri = {"type": "string", "pattern": "^data:image/png;base64,"}
+    explanation = {
+        "type": "object",
+        "description": "Grad-CAM of the last convolutional block (only with explain=true)",
+        "required": ["class_index", "grid", "overlay", "model_input"],
+        "properties": {
+            "class_index": {"type": "integer", "minimum": 0, "maximum": 999},
+            "grid": {
+                "type": "array",
+                "description": "The heatmap, rows top to bottom in the upright photo's frame, values 0..1",
+                "minItems": 1,
+                "items": {"type": "array", "minItems": 1, "items": {"type": "number", "minimum": 0, "maximum": 1}},
+            },
+            "overlay": {**png_uri, "description": "The heatmap over the photo, with a colour bar"},
+            "model_input": {**png_uri, "description": "What the model saw: upright RGB at its input size"},
         },
     }
     predictions = {"type": "array", "items": _ref("Prediction"), "description": "Highest score first"}
@@ -115,6 +180,8 @@ def _schemas() -> dict[str, Any]:
         },
         "Prediction": prediction,
         "Timings": timings,
+        "Hedge": hedge,
+        "Explanation": explanation,
         "ModelStatus": {
             "type": "object",
             "required": ["name", "label", "input_size", "state", "reason", "summary", "weights", "kind", "restarts"],
@@ -143,10 +210,13 @@ def _schemas() -> dict[str, Any]:
         },
         "Classification": {
             "type": "object",
-            "required": ["model", "predictions", "timings_ms", "cached", "permalink"],
+            "required": ["model", "predictions", "hedge", "confidence", "timings_ms", "cached", "permalink"],
             "properties": {
                 "model": {"type": "string"},
                 "predictions": predictions,
+                "hedge": _ref("Hedge"),
+                "confidence": confidence,
+                "explanation": _ref("Explanation"),
                 "timings_ms": _ref("Timings"),
                 "cached": {
                     "type": "boolean",
@@ -164,15 +234,18 @@ def _schemas() -> dict[str, Any]:
                     "type": "array",
                     "items": {
                         "type": "object",
-                        "required": ["model", "label", "predictions", "timings_ms"],
+                        "required": ["model", "label", "predictions", "hedge", "confidence", "timings_ms"],
                         "properties": {
                             "model": {"type": "string"},
                             "label": {"type": "string"},
                             "predictions": predictions,
+                            "hedge": _ref("Hedge"),
+                            "confidence": confidence,
+                            "explanation": _ref("Explanation"),
                             "timings_ms": {
                                 "type": "object",
                                 "required": ["preprocess", "inference"],
-                                "properties": {"preprocess": {"type": "number"}, "inference": {"type": "number"}},
+                                "properties": {stage: {"type": "number"} for stage in MODEL_STAGES},
                             },
                         },
                     },

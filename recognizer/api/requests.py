@@ -1,4 +1,4 @@
-"""What an API request carries: the image (multipart or raw body), top_k, and whose history it joins."""
+"""What an API request carries: the image (multipart or raw body), top_k, explain, and whose history it joins."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from recognizer.history.sessions import session_key_of
 from recognizer.inference.errors import InvalidInput, UnsupportedImage, echoed, shortened
 from recognizer.inference.imaging import ACCEPTED_DESCRIPTION
+from recognizer.inference.labels import NUM_CLASSES
 from recognizer.inference.pipeline import DEFAULT_TOP_K, MAX_TOP_K
 from recognizer.ops.uploads import multipart_upload, read_capped_body
 
@@ -25,7 +26,7 @@ def read_image_request(request: HttpRequest) -> tuple[bytes, QueryDict]:
                 f"{shortened(', '.join(sorted(set(data) | set(request.FILES)))) or 'none'}"
             )
         fields = request.GET.copy()
-        fields.update({name: data[name] for name in ("model", "top_k") if name in data})
+        fields.update({name: data[name] for name in ("model", "top_k", "explain", "explain_class") if name in data})
         return file.read(), fields
     if content_type.startswith("image/"):
         return read_capped_body(request), request.GET
@@ -44,6 +45,21 @@ def parse_top_k(fields: QueryDict) -> int:
     if not 1 <= top_k <= MAX_TOP_K:
         raise InvalidInput(f"Expected top_k to be a whole number from 1 to {MAX_TOP_K}. Received {echoed(value)}")
     return top_k
+
+
+def parse_explain(fields: QueryDict) -> tuple[bool, int | None]:
+    """Whether to explain (`explain=true`) and which class (`explain_class`, default the top-1)."""
+    value = fields.get("explain", "")
+    if value not in ("", "true", "false", "1", "0"):
+        raise InvalidInput(f"Expected explain to be true or false. Received {value[:40]!r}")
+    wanted = fields.get("explain_class", "")
+    if wanted == "":
+        return value in ("true", "1"), None
+    if not re.fullmatch(r"[0-9]{1,3}", wanted) or int(wanted) >= NUM_CLASSES:
+        raise InvalidInput(
+            f"Expected explain_class to be a class index from 0 to {NUM_CLASSES - 1}. Received {wanted[:40]!r}"
+        )
+    return True, int(wanted)
 
 
 def page_session_key(request: HttpRequest) -> str:

@@ -17,9 +17,11 @@ from django.views.decorators.csrf import csrf_exempt
 
 from recognizer import serving
 from recognizer.api.openapi import openapi_document
-from recognizer.api.requests import page_session_key, parse_top_k, read_image_request
+from recognizer.api.requests import page_session_key, parse_explain, parse_top_k, read_image_request
 from recognizer.history.cache import classify_with_history
-from recognizer.inference.errors import MethodNotAllowed, ModelNotReady
+from recognizer.history.explain import explain_entry
+from recognizer.inference.errors import InvalidInput, MethodNotAllowed, ModelNotReady
+from recognizer.inference.pipeline import rounded
 from recognizer.ops.ratelimit import rate_limit
 from recognizer.ops.responses import handles_errors
 
@@ -56,6 +58,7 @@ def classify(request: HttpRequest) -> JsonResponse:
     registry = serving.get_registry()
     image_bytes, fields = read_image_request(request)
     top_k = parse_top_k(fields)
+    explain, class_index = parse_explain(fields)
     model_name = fields.get("model") or registry.default_model_name()
     if model_name is None:
         raise ModelNotReady("Expected at least one usable model. Received none: every model failed to load")
@@ -66,23 +69,42 @@ def classify(request: HttpRequest) -> JsonResponse:
         top_k=top_k,
         session_key=page_session_key(request),
     )
-    return JsonResponse(
-        {
-            "model": entry.model,
-            "predictions": entry.predictions,
-            "timings_ms": entry.timings_ms,
-            "cached": entry.cached,
-            "permalink": reverse("recognizer:permalink", args=[entry.id]),
-        }
-    )
+    answer: dict[str, object] = {
+        "model": entry.model,
+        "predictions": entry.predictions,
+        "hedge": entry.hedge,
+        "confidence": entry.confidence,
+        "timings_ms": entry.timings_ms,
+        "cached": entry.cached,
+        "permalink": reverse("recognizer:permalink", args=[entry.id]),
+    }
+    if explain:
+        explanation = explain_entry(pipeline=serving.get_pipeline(), entry=entry, class_index=class_index)
+        answer["explanation"] = explanation.as_dict()
+        answer["timings_ms"] = {**entry.timings_ms, **rounded(explanation.timings_ms)}
+    return JsonResponse(answer)
 
 
 @rate_limit("classify")
 @json_endpoint("POST")
 def compare(request: HttpRequest) -> JsonResponse:
     image_bytes, fields = read_image_request(request)
-    comparison = serving.get_pipeline().compare(image_bytes=image_bytes, top_k=parse_top_k(fields))
-    return JsonResponse(comparison.as_dict())
+    top_k = parse_top_k(fields)
+    explain, class_index = parse_explain(fields)
+    if class_index is not None:
+        raise InvalidInput(
+            f"Expected no explain_class on compare (each model explains its own top-1). Received {class_index}"
+        )
+    pipeline = serving.get_pipeline()
+    comparison = pipeline.compare(image_bytes=image_bytes, top_k=top_k)
+    answer = comparison.as_dict()
+    if explain:
+        explanations = pipeline.explain_comparison(comparison)
+        for model_answer in answer["models"]:
+            explanation = explanations[model_answer["model"]]
+            model_answer["explanation"] = explanation.as_dict()
+            model_answer["timings_ms"].update(rounded(explanation.timings_ms))
+    return JsonResponse(answer)
 
 
 @json_endpoint("GET")

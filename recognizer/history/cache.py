@@ -10,7 +10,7 @@ import hashlib
 import time
 
 from recognizer.history.models import HistoryEntry
-from recognizer.history.store import Outcome, read_thumbnail, store_entry
+from recognizer.history.store import Outcome, read_model_input, read_thumbnail, store_entry
 from recognizer.inference.pipeline import Pipeline
 
 
@@ -31,7 +31,8 @@ def classify_with_history(
         sha256=digest, model=model_name, weights_fingerprint=model.fingerprint, top_k=top_k
     ).first()
     thumbnail = read_thumbnail(cached) if cached is not None else None
-    if cached is not None and thumbnail is not None:
+    model_input = read_model_input(cached) if cached is not None else None
+    if cached is not None and thumbnail is not None and model_input is not None and cached.confidence:
         total_ms = (time.perf_counter() - started) * 1000.0
         outcome = Outcome(
             model=model_name,
@@ -42,6 +43,9 @@ def classify_with_history(
             timings_ms={"decode": 0.0, "preprocess": 0.0, "inference": 0.0, "total": round(total_ms, 2)},
             sha256=digest,
             thumbnail=thumbnail,
+            model_input=model_input,
+            hedge=cached.hedge,
+            confidence=cached.confidence,
             cached=True,
         )
         return store_entry(outcome, session_key=session_key)
@@ -56,6 +60,9 @@ def classify_with_history(
         timings_ms=payload["timings_ms"],
         sha256=digest,
         thumbnail=result.thumbnail,
+        model_input=result.model_input,
+        hedge=result.hedge,
+        confidence=result.confidence,
         cached=False,
     )
     return store_entry(outcome, session_key=session_key)

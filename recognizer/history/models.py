@@ -24,6 +24,11 @@ class HistoryEntry(models.Model):
     sha256 = models.CharField(max_length=64)
     thumbnail = models.FileField(upload_to="thumbnails/", max_length=200)
     cached = models.BooleanField(default=False)
+    # The hedged answer ({"label", "class_id", "score"} or null) and "high" / "low"; "" before they existed.
+    hedge = models.JSONField(null=True, blank=True)
+    confidence = models.CharField(max_length=8, blank=True)
+    # A PNG of exactly what the model saw (its input size, before normalisation): Grad-CAM runs from it.
+    model_input = models.FileField(upload_to="model_inputs/", max_length=200, blank=True)
 
     class Meta:
         app_label = "recognizer"

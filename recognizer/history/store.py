@@ -1,7 +1,7 @@
 """Stored classifications: write one with its thumbnail file, list a session's, delete, purge.
 
-Each entry owns its thumbnail file (a random name in MEDIA_ROOT), so deleting one entry never
-breaks another's picture; rows and their files are always deleted together.
+Each entry owns its thumbnail and model-input files (random names in MEDIA_ROOT), so deleting one entry
+never breaks another's pictures; rows and their files are always deleted together.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from django.core.files.base import ContentFile
 from django.db.models import QuerySet
+from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 
 from recognizer.history.models import HistoryEntry
@@ -30,6 +31,9 @@ class Outcome:
     timings_ms: dict[str, float]
     sha256: str
     thumbnail: bytes
+    model_input: bytes
+    hedge: dict[str, object] | None
+    confidence: str
     cached: bool
 
 
@@ -44,16 +48,28 @@ def store_entry(outcome: Outcome, *, session_key: str) -> HistoryEntry:
         timings_ms=outcome.timings_ms,
         sha256=outcome.sha256,
         cached=outcome.cached,
+        hedge=outcome.hedge,
+        confidence=outcome.confidence,
     )
     entry.thumbnail.save(f"{secrets.token_urlsafe(18)}.jpg", ContentFile(outcome.thumbnail), save=False)
+    entry.model_input.save(f"{secrets.token_urlsafe(18)}.png", ContentFile(outcome.model_input), save=False)
     entry.save()
     return entry
 
 
 def read_thumbnail(entry: HistoryEntry) -> bytes | None:
     """The entry's thumbnail, or None when its file was removed behind our back."""
+    return _read_file(entry.thumbnail)
+
+
+def read_model_input(entry: HistoryEntry) -> bytes | None:
+    """The PNG the model saw, or None (an entry stored before model inputs were kept, or its file removed)."""
+    return _read_file(entry.model_input) if entry.model_input else None
+
+
+def _read_file(field: FieldFile) -> bytes | None:
     try:
-        with entry.thumbnail.open("rb") as file:
+        with field.open("rb") as file:
             return file.read()
     except (OSError, ValueError):
         return None
@@ -80,6 +96,8 @@ def delete_entries(entries: Iterable[HistoryEntry]) -> int:
     for entry in entries:
         if entry.thumbnail:
             entry.thumbnail.delete(save=False)
+        if entry.model_input:
+            entry.model_input.delete(save=False)
         entry.delete()
         count += 1
     return count

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 from recognizer.inference.batching import PendingInference
 from recognizer.inference.errors import RecognizerError
+from recognizer.inference.hierarchy import confidence
 from recognizer.inference.imaging import decode_image, encode_thumbnail, resize_to_array
 from recognizer.inference.labels import top_k_predictions
-from recognizer.inference.pipeline import DEFAULT_TOP_K, Classification, Pipeline, timed
+from recognizer.inference.pipeline import DEFAULT_TOP_K, Classification, Pipeline, hedge_dict, timed
 from recognizer.inference.registry import LoadedModel
 
 # The image itself, or a function that reads it (called in the pool, so reading overlaps the model too).
@@ -113,7 +114,10 @@ def _finish(model: LoadedModel, top_k: int, name: str, submitted: Future[_Submit
         model=model.spec.name,
         predictions=top_k_predictions(inferred.scores, top_k),
         thumbnail=done.thumbnail,
+        model_input=b"",  # kept only by the interactive paths, which explain a result later
         weights_fingerprint=model.fingerprint,
+        hedge=hedge_dict(inferred.scores),
+        confidence=confidence(inferred.scores),
         timings_ms=timings,
     )
     return ItemResult(name=name, classification=classification, batch_size=inferred.batch_size)

@@ -1,4 +1,4 @@
-"""The bare forward pass of one model: `model(x, training=False)` inside one `tf.function`."""
+"""The bare forward pass of one model: `model(x, training=False)` inside one `tf.function`, and its Grad-CAM."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     import keras
+
+    from recognizer.inference.gradcam import GradCam
 
 
 class CompiledModel:
@@ -25,6 +27,8 @@ class CompiledModel:
         self.input_size = input_size
         self.trace_count = 0
         self._lock = threading.Lock()
+        self._grad_cam: GradCam | None = None
+        self._grad_cam_lock = threading.Lock()
 
         def forward(batch: tf.Tensor) -> tf.Tensor:
             self.trace_count += 1
@@ -37,6 +41,29 @@ class CompiledModel:
         """Preprocessed (n, size, size, 3) float32 -> (n, 1000) class probabilities."""
         with self._lock:
             return self._forward(np.asarray(batch, dtype=np.float32)).numpy()
+
+    def prepare_explain(self) -> None:
+        """Build the GradCam and trace its function (seconds for a large model), once. Outside the forward
+        lock: batches keep running meanwhile; a concurrent caller waits here for the first one."""
+        with self._grad_cam_lock:
+            if self._grad_cam is None:
+                from recognizer.inference.gradcam import GradCam
+
+                grad_cam = GradCam(self.model)
+                grad_cam.trace()
+                self._grad_cam = grad_cam
+
+    def explain(self, pixels: np.ndarray, class_index: int | None = None) -> tuple[int, np.ndarray]:
+        """Grad-CAM of one preprocessed (size, size, 3) image: the class explained (None: the top-1) and its
+        heatmap (grid rows x columns, 0..1, rows top to bottom). It runs under the same lock as the forward
+        passes, so an explanation never splits the cores with a batch.
+        """
+        self.prepare_explain()
+        assert self._grad_cam is not None
+        batch = np.asarray(pixels, dtype=np.float32)[np.newaxis]
+        with self._lock:
+            result = self._grad_cam.run(batch, None if class_index is None else [class_index])
+        return int(result.class_indices[0]), result.heatmaps[0]
 
     def warm_up(self, batch_sizes: tuple[int, ...] = (1,)) -> None:
         """Run each batch size once, so no request pays for the first call of a shape."""

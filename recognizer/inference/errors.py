@@ -75,3 +75,9 @@ def shortened(text: str, *, limit: int = MAX_ECHOED_CHARACTERS) -> str:
 def echoed(value: str, *, limit: int = MAX_ECHOED_CHARACTERS) -> str:
     """A value the client sent, quoted for a message (`'alexnet'`), cut to `limit` characters."""
     return repr(value) if len(value) <= limit else f"{value[:limit]!r}… ({len(value):,} characters)"
+
+
+class NotExplainable(RecognizerError):
+    """The model has no convolutional feature map for Grad-CAM to weigh."""
+
+    status = 400

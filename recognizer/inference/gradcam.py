@@ -96,6 +96,10 @@ class GradCam:
         gradients = tape.gradient(total, feature_maps)
         return probabilities, explained, feature_maps, gradients
 
+    def trace(self) -> None:
+        """Trace the graph now (it has one signature), so that the first `run` does not pay for it."""
+        self._maps_and_gradients.get_concrete_function()
+
     def run(self, batch: np.ndarray, class_indices: Sequence[int] | None = None) -> GradCamResult:
         """Probabilities and heatmaps for a preprocessed batch; `class_indices` None explains each top-1 class."""
         batch = np.asarray(batch, dtype=np.float32)

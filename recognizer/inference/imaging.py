@@ -167,3 +167,26 @@ def encode_thumbnail(image: Image.Image, *, max_side: int = THUMBNAIL_SIDE) -> b
     buffer = io.BytesIO()
     thumbnail.save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()
+
+
+def encode_model_input(pixels: np.ndarray) -> bytes:
+    """What a model saw (size x size x 3, 0..255, before normalisation) as a lossless PNG."""
+    rgb = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(rgb, mode="RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def decode_model_input(png: bytes, *, size: int) -> np.ndarray:
+    """A stored model input back as the float32 array `resize_to_array` made; it must be size x size RGB."""
+    try:
+        with Image.open(io.BytesIO(png)) as image:
+            image.load()
+            if image.format != "PNG" or image.mode != "RGB" or image.size != (size, size):
+                raise InvalidInput(
+                    f"Expected a {size} x {size} RGB PNG model input. "
+                    f"Received a {image.size[0]} x {image.size[1]} {image.mode} {image.format}"
+                )
+            return np.asarray(image, dtype=np.float32)
+    except (OSError, Image.DecompressionBombError, SyntaxError) as error:
+        raise InvalidInput(f"Expected a PNG model input. Received bytes Pillow cannot read ({error})") from None

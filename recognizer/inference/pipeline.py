@@ -1,12 +1,16 @@
 """The one path from image bytes to answers, used by every caller: pages, API, CLI, workers.
 
 decode (once, at the size the models need) -> resize -> preprocess -> the model's batching engine
--> top k. `classify` asks one model; `compare` asks every usable model at once (all queued together,
-one deadline) and, with two models or more, averages their probability vectors into an ensemble.
+-> top k, the hedge and the confidence. `classify` asks one model; `compare` asks every usable model at
+once (all queued together, one deadline) and, with two models or more, averages their probability vectors
+into an ensemble. Each answer keeps its model input (the resized RGB pixels, as a PNG), so `explain` can
+draw a Grad-CAM heatmap of any class later, from that input alone, through the same compiled model.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import itertools
 import time
 from collections.abc import Iterator, Sequence
@@ -17,9 +21,16 @@ import numpy as np
 from PIL import Image
 
 from recognizer.inference.batching import PendingInference
-from recognizer.inference.errors import ModelNotReady
-from recognizer.inference.imaging import decode_image, encode_thumbnail, resize_to_array
-from recognizer.inference.labels import Prediction, top_k_predictions
+from recognizer.inference.errors import InvalidInput, ModelNotReady
+from recognizer.inference.hierarchy import Confidence, Hedge, confidence, hedge
+from recognizer.inference.imaging import (
+    decode_image,
+    decode_model_input,
+    encode_model_input,
+    encode_thumbnail,
+    resize_to_array,
+)
+from recognizer.inference.labels import NUM_CLASSES, Prediction, top_k_predictions
 from recognizer.inference.registry import LoadedModel, ModelRegistry
 
 DEFAULT_TOP_K = 5
@@ -39,18 +50,29 @@ def rounded(timings_ms: dict[str, float]) -> dict[str, float]:
     return {stage: round(ms, 2) for stage, ms in timings_ms.items()}
 
 
+def hedge_dict(scores: np.ndarray) -> dict[str, str | float] | None:
+    """The hedged answer of a score vector (hierarchy.hedge) as the API and the history store it."""
+    found: Hedge | None = hedge(scores)
+    return found.as_dict() if found is not None else None
+
+
 @dataclass
 class Classification:
     model: str
     predictions: list[Prediction]
     thumbnail: bytes  # a re-encoded JPEG of the upright photo, without the upload's metadata
+    model_input: bytes  # a PNG of exactly what the model saw, before normalisation
     weights_fingerprint: str
+    hedge: dict[str, str | float] | None
+    confidence: Confidence
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "model": self.model,
             "predictions": [prediction.as_dict() for prediction in self.predictions],
+            "hedge": self.hedge,
+            "confidence": self.confidence,
             "timings_ms": rounded(self.timings_ms),
         }
 
@@ -61,15 +83,50 @@ class ModelResult:
     label: str
     predictions: list[Prediction]
     scores: np.ndarray
+    model_input: bytes
     timings_ms: dict[str, float]
+
+    @property
+    def hedge(self) -> dict[str, str | float] | None:
+        return hedge_dict(self.scores)
+
+    @property
+    def confidence(self) -> Confidence:
+        return confidence(self.scores)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "model": self.model,
             "label": self.label,
             "predictions": [prediction.as_dict() for prediction in self.predictions],
+            "hedge": self.hedge,
+            "confidence": self.confidence,
             "timings_ms": rounded(self.timings_ms),
         }
+
+
+@dataclass
+class Explanation:
+    """Where the model looked for one class: the Grad-CAM grid and the photo with it drawn over."""
+
+    model: str
+    class_index: int
+    heatmap: np.ndarray  # grid rows x columns, 0..1, rows top to bottom, in the upright photo's frame
+    overlay: bytes  # PNG: the photo, the heatmap over it, a colour bar
+    model_input: bytes  # PNG: what the model saw
+    timings_ms: dict[str, float]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "class_index": self.class_index,
+            "grid": np.round(self.heatmap.astype(np.float64), 4).tolist(),
+            "overlay": png_data_uri(self.overlay),
+            "model_input": png_data_uri(self.model_input),
+        }
+
+
+def png_data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 @dataclass
@@ -134,20 +191,60 @@ class Pipeline:
         with model.admit() as admission:
             image = self._decode(image_bytes, [model], timings)
             with timed(timings, "preprocess"):
-                pixels = _model_input(model, image)
+                seen = resize_to_array(image, model.spec.input_size)
+                pixels = model.preprocess(seen)
             inferred = admission.submit(pixels)
         timings["queue"] = inferred.queue_ms
         timings["inference"] = inferred.inference_ms
         predictions = top_k_predictions(inferred.scores, top_k)
         thumbnail = encode_thumbnail(image)
+        model_input = encode_model_input(seen)
         timings["total"] = (time.perf_counter() - started) * 1000.0
         return Classification(
             model=model_name,
             predictions=predictions,
             thumbnail=thumbnail,
+            model_input=model_input,
             weights_fingerprint=model.fingerprint,
+            hedge=hedge_dict(inferred.scores),
+            confidence=confidence(inferred.scores),
             timings_ms=timings,
         )
+
+    def explain(
+        self, *, model_name: str, model_input: bytes, photo: bytes, class_index: int | None = None
+    ) -> Explanation:
+        """Grad-CAM of `class_index` (None: the top-1) for a stored model input, drawn over `photo`.
+
+        Needs no upload: the model input PNG is what the model saw. Timed as `explain` (gradients through
+        the compiled model) and `overlay` (the matplotlib drawing).
+        """
+        if class_index is not None and not 0 <= class_index < NUM_CLASSES:
+            raise InvalidInput(f"Expected a class index from 0 to {NUM_CLASSES - 1}. Received {class_index}")
+        model = self.registry.get(model_name)
+        timings: dict[str, float] = {}
+        with timed(timings, "explain"):
+            pixels = decode_model_input(model_input, size=model.spec.input_size)
+            explained, heatmap = model.explain(pixels, class_index)
+        with timed(timings, "overlay"):
+            overlay = _render_overlay(photo, heatmap)
+        return Explanation(
+            model=model_name,
+            class_index=explained,
+            heatmap=heatmap,
+            overlay=overlay,
+            model_input=model_input,
+            timings_ms=timings,
+        )
+
+    def explain_comparison(self, comparison: Comparison) -> dict[str, Explanation]:
+        """Each compared model's top-1 heatmap, by model name."""
+        return {
+            result.model: self.explain(
+                model_name=result.model, model_input=result.model_input, photo=comparison.thumbnail
+            )
+            for result in comparison.results
+        }
 
     def compare(self, *, image_bytes: bytes, top_k: int = DEFAULT_TOP_K) -> Comparison:
         """Every usable model on one decoded image, queued together; their ensemble is the mean vector."""
@@ -159,13 +256,15 @@ class Pipeline:
         with ExitStack() as admitted:
             admissions = [admitted.enter_context(model.admit()) for model in models]
             image = self._decode(image_bytes, models, timings)
+            seen: list[np.ndarray] = []
             for model, admission in zip(models, admissions, strict=True):
                 with timed(per_model[model.spec.name], "preprocess"):
-                    pixels = _model_input(model, image)
+                    seen.append(resize_to_array(image, model.spec.input_size))
+                    pixels = model.preprocess(seen[-1])
                 pending.append(admission.enqueue(pixels))
         deadline = time.perf_counter() + self.registry.engine_config.timeout_s
         results = []
-        for model, waiting in zip(models, pending, strict=True):
+        for model, waiting, model_input in zip(models, pending, seen, strict=True):
             inferred = waiting.result(deadline=deadline)
             model_timings = {
                 **per_model[model.spec.name],
@@ -178,6 +277,7 @@ class Pipeline:
                     label=model.spec.label,
                     predictions=top_k_predictions(inferred.scores, top_k),
                     scores=inferred.scores,
+                    model_input=encode_model_input(model_input),
                     timings_ms=model_timings,
                 )
             )
@@ -213,5 +313,8 @@ class Pipeline:
             return decode_image(image_bytes, max_pixels=self.max_pixels, target_size=target)
 
 
-def _model_input(model: LoadedModel, image: Image.Image) -> np.ndarray:
-    return model.preprocess(resize_to_array(image, model.spec.input_size))
+def _render_overlay(photo: bytes, heatmap: np.ndarray) -> bytes:
+    from recognizer.inference.gradcam import render_overlay_png  # TensorFlow: only once a heatmap is drawn
+
+    with Image.open(io.BytesIO(photo)) as image:
+        return render_overlay_png(image, heatmap)

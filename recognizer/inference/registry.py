@@ -26,7 +26,7 @@ from recognizer.inference.batching import Admission, BatchingEngine, EngineConfi
 from recognizer.inference.catalog import SPECS_BY_NAME, ModelSpec
 from recognizer.inference.compiled import CompiledModel
 from recognizer.inference.config import InferenceConfig
-from recognizer.inference.errors import ModelNotFound, ModelNotReady, echoed
+from recognizer.inference.errors import ModelNotFound, ModelNotReady, NotExplainable, echoed
 from recognizer.inference.weights import WeightsUnavailable, find_weights, offline_reason, resolve_weights
 
 logger = logging.getLogger(__name__)
@@ -108,6 +108,16 @@ class LoadedModel:
 
     def predict(self, pixels: np.ndarray) -> InferenceResult:
         return self.engine.submit(self.preprocess(pixels))
+
+    def explain(self, pixels: np.ndarray, class_index: int | None = None) -> tuple[int, np.ndarray]:
+        """Grad-CAM of one model input (size x size x 3, 0..255) through this model's compiled forward:
+        the class explained (None: the top-1) and its heatmap grid (0..1, rows top to bottom)."""
+        try:
+            return self.compiled.explain(self.preprocess(pixels), class_index)
+        except ValueError as error:  # gradcam.last_conv_layer: nothing convolutional to explain
+            raise NotExplainable(
+                f"Expected a model with a convolutional feature map to explain. Received {self.spec.name}: {error}"
+            ) from None
 
 
 class _Slot:
@@ -222,14 +232,23 @@ class ModelRegistry:
                 logger.info("model %s ready (%s weights)", name, self.weights_kind(slot.spec))
             return slot.state
 
-    def load_all(self, *, allow_download: bool) -> None:
+    def load_all(self, *, allow_download: bool, prepare_explanations: bool = False) -> None:
+        """Load every model; with `prepare_explanations`, then trace each ready model's Grad-CAM too (the
+        first heatmap of a model otherwise waits seconds for it)."""
         for name in self._slots:
             self.load(name, allow_download=allow_download)
+        if prepare_explanations:
+            for slot in self._slots.values():
+                if slot.state == ModelState.READY and slot.loaded is not None:
+                    _prepare_explain(slot.loaded)
 
     def preload_in_background(self) -> threading.Thread:
         """Start loading every model (downloading missing weights if there is a network)."""
         thread = threading.Thread(
-            target=self.load_all, kwargs={"allow_download": True}, name="imgrec-preload", daemon=True
+            target=self.load_all,
+            kwargs={"allow_download": True, "prepare_explanations": True},
+            name="imgrec-preload",
+            daemon=True,
         )
         for slot in self._slots.values():
             if slot.state == ModelState.PENDING or self._weights_missing(slot.spec):
@@ -308,6 +327,13 @@ class ModelRegistry:
             raise ModelNotFound(
                 f"Unknown model. Expected one of {', '.join(self._slots)}. Received: {echoed(name)}"
             ) from None
+
+
+def _prepare_explain(model: LoadedModel) -> None:
+    try:
+        model.compiled.prepare_explain()
+    except ValueError as error:  # nothing convolutional: its explanations are refused when asked for
+        logger.info("model %s cannot be explained: %s", model.spec.name, error)
 
 
 def _engine_died(registry_ref: weakref.ref[ModelRegistry], name: str, error: BaseException) -> None:

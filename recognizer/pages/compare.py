@@ -1,4 +1,4 @@
-"""The compare page: one upload, every ready model side by side, their ensemble and agreement."""
+"""The compare page: one upload, every ready model side by side with where it looked, their ensemble and agreement."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from recognizer import serving
 from recognizer.inference.errors import RecognizerError
+from recognizer.inference.hierarchy import CLASS_THRESHOLD
 from recognizer.inference.pipeline import DEFAULT_TOP_K
 from recognizer.ops.ratelimit import rate_limit
 from recognizer.ops.responses import handles_errors
@@ -35,9 +36,16 @@ def compare(request: HttpRequest) -> HttpResponse:
     form = CompareForm(data, {"image": file} if file is not None else {})
     if not form.is_valid():
         return render(request, "recognizer/compare.html", _context(form=form), status=400)
-    comparison = serving.get_pipeline().compare(image_bytes=form.cleaned_data["image"].read(), top_k=DEFAULT_TOP_K)
+    pipeline = serving.get_pipeline()
+    comparison = pipeline.compare(image_bytes=form.cleaned_data["image"].read(), top_k=DEFAULT_TOP_K)
+    explanations = pipeline.explain_comparison(comparison)
     columns = [
-        {"result": result, "chart": chart_image(result.predictions, title=result.label)}
+        {
+            "result": result,
+            "chart": chart_image(result.predictions, title=result.label),
+            "explanation": explanations[result.model],
+            "overlay_uri": data_uri(explanations[result.model].overlay, mime="image/png"),
+        }
         for result in comparison.results
     ]
     registry = serving.get_registry()
@@ -51,5 +59,6 @@ def compare(request: HttpRequest) -> HttpResponse:
         else chart_image(comparison.ensemble, title="Ensemble (mean)"),
         agreement=comparison.agreement(),
         thumbnail_uri=data_uri(comparison.thumbnail, mime="image/jpeg"),
+        class_threshold=CLASS_THRESHOLD,
     )
     return render(request, "recognizer/compare.html", context)

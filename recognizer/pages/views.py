@@ -1,11 +1,14 @@
 """Server-rendered pages: the upload form, the result page (every result's permalink), and About.
 
 POST / classifies, files the result in the session's history and redirects to its permalink
-(POST/redirect/GET), so reloading the result never posts the photo again.
+(POST/redirect/GET), so reloading the result never posts the photo again. The permalink shows where the
+model looked (Grad-CAM, computed on each view from the stored model input; `?class=<index>` for another
+class), what it saw, and the hedged answer; `?fragment=1` is the same result without the page around it.
 """
 
 from __future__ import annotations
 
+import re
 from uuid import UUID
 
 from django.conf import settings
@@ -16,11 +19,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from recognizer import serving
 from recognizer.history.cache import classify_with_history
+from recognizer.history.explain import explain_entry
 from recognizer.history.models import HistoryEntry
 from recognizer.history.sessions import session_key_of
-from recognizer.history.store import read_thumbnail
+from recognizer.history.store import read_model_input, read_thumbnail
 from recognizer.inference.catalog import SPECS_BY_NAME
-from recognizer.inference.errors import RecognizerError
+from recognizer.inference.errors import InvalidInput, RecognizerError
+from recognizer.inference.hierarchy import CLASS_THRESHOLD
+from recognizer.inference.labels import NUM_CLASSES, imagenet_classes
 from recognizer.inference.pipeline import timed
 from recognizer.inference.registry import ModelRegistry, ModelState
 from recognizer.ops.ratelimit import rate_limit
@@ -29,7 +35,7 @@ from recognizer.ops.uploads import multipart_upload
 from recognizer.pages.charts import chart_image, data_uri
 from recognizer.pages.forms import UploadForm
 
-TIMED_STAGES = ("decode", "preprocess", "queue", "inference", "chart", "total")
+TIMED_STAGES = ("decode", "preprocess", "queue", "inference", "explain", "overlay", "chart", "total")
 
 
 def upload_form(registry: ModelRegistry, *args: object) -> UploadForm:
@@ -85,28 +91,65 @@ def upload(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(reverse("recognizer:permalink", args=[entry.id]), status=303)
 
 
+def explained_class(request: HttpRequest) -> int | None:
+    """`?class=<index>`: which class's heatmap to show (none: the top-1)."""
+    value = request.GET.get("class", "")
+    if value == "":
+        return None
+    if not re.fullmatch(r"[0-9]{1,3}", value) or int(value) >= NUM_CLASSES:
+        raise InvalidInput(f"Expected class to be a class index from 0 to {NUM_CLASSES - 1}. Received {value[:40]!r}")
+    return int(value)
+
+
 @require_GET
+@handles_errors()
 def permalink(request: HttpRequest, entry_id: UUID) -> HttpResponse:
-    """The result page of a stored classification."""
+    """The result page of a stored classification; `?fragment=1` is the result alone, for upload.js."""
     entry = get_object_or_404(HistoryEntry, id=entry_id)
+    class_index = explained_class(request)
     spec = SPECS_BY_NAME.get(entry.model)
     model_label = spec.label if spec else entry.model
     predictions = entry.prediction_objects()
     timings_ms = dict(entry.timings_ms)
+    explanation, explain_error = None, ""
+    try:
+        explanation = explain_entry(pipeline=serving.get_pipeline(), entry=entry, class_index=class_index)
+    except RecognizerError as error:  # e.g. the model is offline now: the result still shows, unexplained
+        explain_error = str(error)
+    else:
+        timings_ms.update(explanation.timings_ms)
+        timings_ms["total"] += sum(explanation.timings_ms.values())
     with timed(timings_ms, "chart"):
         chart = chart_image(predictions, title=f"{model_label}: top {len(predictions)}")
     timings_ms["total"] += timings_ms["chart"]
     thumbnail = read_thumbnail(entry)  # removed by hand: the result still shows, without its picture
+    model_input = read_model_input(entry)
+    top_score = predictions[0].score if predictions else 0.0
     context = {
         "result": entry,
         "model_label": model_label,
         "chart": chart,
         "thumbnail_uri": data_uri(thumbnail, mime="image/jpeg") if thumbnail else "",
+        "model_input_uri": data_uri(model_input, mime="image/png") if model_input else "",
+        "input_size": spec.input_size if spec else "",
+        "explanation": explanation,
+        "explained_label": _label_of(explanation.class_index) if explanation else "",
+        "overlay_uri": data_uri(explanation.overlay, mime="image/png") if explanation else "",
+        "explain_error": explain_error,
+        "show_hedge": bool(entry.hedge) and top_score < CLASS_THRESHOLD,
+        "class_threshold": CLASS_THRESHOLD,
         "timings": [(stage, timings_ms[stage]) for stage in TIMED_STAGES if stage in timings_ms],
         "permalink": request.build_absolute_uri(reverse("recognizer:permalink", args=[entry.id])),
-        "form": upload_form(serving.get_registry()),
+        "permalink_path": reverse("recognizer:permalink", args=[entry.id]),
     }
+    if request.GET.get("fragment") == "1":
+        return render(request, "recognizer/result_fragment.html", context)
+    context["form"] = upload_form(serving.get_registry())
     return render(request, "recognizer/result.html", context)
+
+
+def _label_of(class_index: int) -> str:
+    return imagenet_classes()[class_index].label
 
 
 @require_GET

@@ -1,8 +1,8 @@
 // Progressive enhancement of the image forms (templates/recognizer/_upload_form.html and compare.html).
 // Without this file each form is a plain multipart POST. With it a photo can also be dropped, pasted or
 // taken with the camera, is previewed, and the button is disabled with a progress bar while working. The
-// upload form also sends the photo to the JSON API so the result appears on this page, and its model
-// dropdown follows each model's state from GET /api/v1/models.
+// upload form also sends the photo to the JSON API and shows the server-rendered result of its permalink
+// (?fragment=1) on this page, and its model dropdown follows each model's state from GET /api/v1/models.
 (function () {
   "use strict";
 
@@ -262,96 +262,45 @@
     progressText.textContent = message || "";
   }
 
-  function element(tag, attributes, text) {
-    const node = document.createElement(tag);
-    Object.keys(attributes || {}).forEach(function (name) {
-      node.setAttribute(name, attributes[name]);
-    });
-    if (text !== undefined) {
-      node.textContent = text;
+  // The result is the server's own rendering (templates/recognizer/_result.html: chart, table, explanation),
+  // fetched from the permalink as a fragment: one rendering of a result, with or without this script.
+  function fragmentUrl(href) {
+    const url = new URL(href, location.href);
+    url.searchParams.set("fragment", "1");
+    url.hash = "";
+    return url.href;
+  }
+
+  async function showFragment(href) {
+    const response = await fetch(fragmentUrl(href), { headers: { Accept: "text/html" } });
+    if (!response.ok) {
+      showError("The result could not be shown (" + response.status + " " + response.statusText + "). Try again.");
+      return;
     }
-    return node;
-  }
-
-  function percent(score) {
-    return (score * 100).toFixed(1) + "%";
-  }
-
-  function renderChart(predictions) {
-    // Bars as HTML: each row says its label and probability in text, the bar only repeats it visually.
-    const chart = element("ol", { class: "bar-chart list-unstyled", id: "top-k-chart" });
-    predictions.forEach(function (prediction) {
-      const row = element("li", { class: "bar-row" });
-      row.appendChild(element("span", { class: "bar-label" }, prediction.label));
-      const track = element("span", { class: "bar-track", "aria-hidden": "true" });
-      const bar = element("span", { class: "bar" });
-      bar.style.width = Math.max(prediction.score * 100, 0.5).toFixed(2) + "%";
-      track.appendChild(bar);
-      row.appendChild(track);
-      row.appendChild(element("span", { class: "bar-value" }, percent(prediction.score)));
-      chart.appendChild(row);
-    });
-    return chart;
-  }
-
-  function renderTable(predictions) {
-    const table = element("table", { class: "table table-sm", id: "predictions" });
-    table.appendChild(element("caption", {}, "Top " + predictions.length + " of 1000 ImageNet classes"));
-    const head = element("thead");
-    const headRow = element("tr");
-    [
-      ["#", ""],
-      ["Label", ""],
-      ["Class id", ""],
-      ["Probability", "text-end"],
-    ].forEach(function (column) {
-      headRow.appendChild(element("th", { scope: "col", class: column[1] }, column[0]));
-    });
-    head.appendChild(headRow);
-    table.appendChild(head);
-    const body = element("tbody");
-    predictions.forEach(function (prediction, position) {
-      const row = element("tr");
-      row.appendChild(element("td", {}, String(position + 1)));
-      row.appendChild(element("td", {}, prediction.label));
-      const id = element("td");
-      id.appendChild(element("code", {}, prediction.class_id));
-      row.appendChild(id);
-      row.appendChild(element("td", { class: "text-end" }, percent(prediction.score)));
-      body.appendChild(row);
-    });
-    table.appendChild(body);
-    return table;
-  }
-
-  function renderTimings(timings) {
-    const parts = Object.keys(timings).map(function (stage) {
-      return stage + " " + Number(timings[stage]).toFixed(1) + " ms";
-    });
-    return element("p", { class: "small text-body-secondary", id: "timings" }, "Time per stage: " + parts.join(" · "));
-  }
-
-  function showResult(data) {
-    const selected = modelSelect.querySelector('option[value="' + CSS.escape(data.model) + '"]');
-    const modelLabel = selected ? selected.textContent.replace(/ \(.*\)$/, "") : data.model;
-    const top = data.predictions[0];
-    result.replaceChildren();
-    const title = element("h2", { class: "h4", id: "live-result-title" }, modelLabel + " sees: " + top.label);
-    if (data.cached) {
-      title.appendChild(document.createTextNode(" "));
-      title.appendChild(element("span", { class: "badge text-bg-info", id: "cached-badge" }, "cached"));
-    }
-    result.appendChild(title);
-    if (data.permalink) {
-      const link = element("p", { class: "small" }, "Permalink: ");
-      link.appendChild(element("a", { href: data.permalink }, new URL(data.permalink, location.href).href));
-      result.appendChild(link);
-    }
-    result.appendChild(renderChart(data.predictions));
-    result.appendChild(renderTable(data.predictions));
-    result.appendChild(renderTimings(data.timings_ms || {}));
+    // Our own server-rendered template, parsed inertly and moved in (no script in it would run).
+    const parsed = new DOMParser().parseFromString(await response.text(), "text/html");
+    result.replaceChildren(...parsed.body.childNodes);
     result.hidden = false;
     result.focus();
+  }
+
+  if (result) {
+    // A class row's link shows that class's heatmap here; without this script it opens the permalink.
+    result.addEventListener("click", function (event) {
+      const link = event.target.closest("a.explain-class");
+      if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) {
+        return;
+      }
+      event.preventDefault();
+      setBusy(true, "Drawing the heatmap…");
+      showFragment(link.href)
+        .catch(function (error) {
+          showError("The heatmap could not be fetched (" + error.message + "). Try again.");
+        })
+        .finally(function () {
+          setBusy(false);
+        });
+    });
   }
 
   async function readError(response) {
@@ -376,7 +325,7 @@
         return;
       }
       clearError();
-      showResult(await response.json());
+      await showFragment((await response.json()).permalink);
     } catch (error) {
       showError("The request could not be sent (" + error.message + "). Check the connection and try again.");
     } finally {

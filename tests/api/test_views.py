@@ -45,7 +45,7 @@ def test_classify_multipart_returns_top_k_highest_first(registry: ModelRegistry)
     response = post_image(client, png_bytes(), model="vgg19", top_k="7")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"model", "predictions", "timings_ms", "cached", "permalink"}
+    assert set(body) == {"model", "predictions", "hedge", "confidence", "timings_ms", "cached", "permalink"}
     assert body["model"] == "vgg19" and body["cached"] is False
     scores = [prediction["score"] for prediction in body["predictions"]]
     assert len(scores) == 7 and scores == sorted(scores, reverse=True)

@@ -19,6 +19,7 @@ from tests.browser.conftest import (
     new_page,
     save_screenshot,
 )
+from tests.browser.test_upload_page import RESULT_TIMEOUT_MS
 from tests.images import encode, png_bytes, scene_rgb
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -33,7 +34,7 @@ def open_upload(page: Page, base: str) -> None:
 def open_live_result(page: Page, base: str) -> None:
     open_upload(page, base)
     page.get_by_role("button", name="Recognise").click()
-    expect(page.locator("#live-result #predictions tbody tr")).to_have_count(5)
+    expect(page.locator("#live-result #predictions tbody tr")).to_have_count(5, timeout=RESULT_TIMEOUT_MS)
 
 
 def open_result_page(page: Page, base: str) -> None:
@@ -41,8 +42,8 @@ def open_result_page(page: Page, base: str) -> None:
     page.route("**/recognizer/upload.js", lambda route: route.fulfill(body="", content_type="text/javascript"))
     page.goto(base)
     page.get_by_label("Image", exact=True).set_input_files(image_payload())
-    with page.expect_navigation():
-        page.get_by_role("button", name="Recognise").click()
+    with page.expect_navigation(timeout=RESULT_TIMEOUT_MS):
+        page.get_by_role("button", name="Recognise").click(no_wait_after=True)
     expect(page.locator("#predictions tbody tr")).to_have_count(5)
 
 
@@ -53,8 +54,8 @@ def open_about(page: Page, base: str) -> None:
 def open_compare(page: Page, base: str) -> None:
     page.goto(f"{base}/compare/")
     page.get_by_label("Image", exact=True).set_input_files(image_payload())
-    with page.expect_navigation():
-        page.get_by_role("button", name="Compare").click()
+    with page.expect_navigation(timeout=RESULT_TIMEOUT_MS):
+        page.get_by_role("button", name="Compare").click(no_wait_after=True)
     expect(page.locator("#ensemble")).to_be_visible()
 
 
@@ -101,9 +102,12 @@ def test_compare_shows_one_chart_per_model_and_the_ensemble(base: str, page: Pag
     models = ["resnet50", "vgg19", "efficientnet_lite0"]
     expect(cards).to_have_count(len(models) + 1)
     for name in models:
-        chart = page.locator(f"#model-{name} img")
+        chart = page.locator(f"#model-{name} img").first
         assert chart.get_attribute("alt").startswith("Bar chart of the top predictions: ")
         assert chart.evaluate("img => img.naturalWidth") > 0
+        heatmap = page.locator(f"#model-{name} img.heatmap")
+        assert heatmap.get_attribute("alt").startswith("Grad-CAM heatmap: where ")
+        assert heatmap.evaluate("img => img.naturalWidth") > 0
     expect(page.locator("#ensemble img")).to_be_visible()
     expect(page.locator("#ensemble li")).to_have_count(5)
 
@@ -115,7 +119,7 @@ def test_history_lists_each_result_sent_with_or_without_the_enhancement(base: st
     page.get_by_label("Image", exact=True).set_input_files(second)
     page.get_by_label("Model").select_option("vgg19")
     page.get_by_role("button", name="Recognise").click()
-    expect(page.locator("#live-result-title")).to_contain_text("VGG19 sees:")
+    expect(page.locator("#live-result-title")).to_contain_text("VGG19 sees:", timeout=RESULT_TIMEOUT_MS)
     open_result_page(page, base)
     page.get_by_role("link", name="History").click()
     rows = page.locator("#history tbody tr")
@@ -145,6 +149,6 @@ def test_compare_takes_a_dropped_photo_and_is_busy_while_working(base: str, page
         }"""
     )
     assert busy == [True, True, "Uploading and running every model…"]
-    expect(page.locator("#comparison .card")).to_have_count(4)
+    expect(page.locator("#comparison .card")).to_have_count(4, timeout=RESULT_TIMEOUT_MS)
     expect(page.get_by_role("button", name="Compare")).to_be_enabled()
     assert posts == [f"{base}/compare/"]

@@ -22,11 +22,18 @@ from tests.inference.test_registry import TINY_INPUT, tiny_classifier
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+CHART_ALT = re.compile(r"^Bar chart of the top predictions: .+")
+# A result is a classification and then its fragment, whose heatmap is another pass through the model:
+# on a shared 2-core machine that can take longer than Playwright's default 5 s (no timing is asserted).
+RESULT_TIMEOUT_MS = 60_000
+
+
 def expect_result(page: Page, rows: int = 5) -> None:
+    """The server-rendered result (the same template as the result page) on this page."""
     result = page.locator("#live-result")
-    expect(result).to_be_visible()
+    expect(result).to_be_visible(timeout=RESULT_TIMEOUT_MS)
     expect(result.locator("#live-result-title")).to_contain_text("sees:")
-    expect(result.locator("#top-k-chart li")).to_have_count(rows)
+    expect(result.locator("#top-k-chart")).to_have_attribute("alt", CHART_ALT)
     expect(result.locator("#predictions tbody tr")).to_have_count(rows)
 
 
@@ -34,7 +41,7 @@ def submit_without_reload(page: Page) -> None:
     """Submit and check it was answered on this page: a marker set before survives only without a reload."""
     page.evaluate("() => { window.stillThisPage = true; }")
     page.get_by_role("button", name="Recognise").click()
-    expect(page.locator("#live-result")).to_be_visible()
+    expect(page.locator("#live-result")).to_be_visible(timeout=RESULT_TIMEOUT_MS)
     assert page.evaluate("() => window.stillThisPage") is True
 
 
@@ -239,8 +246,8 @@ def test_with_javascript_off_the_plain_form_works(base: str, browser: Browser) -
             page.get_by_role("button", name="Recognise").click()
         expect(page.locator("h1")).to_contain_text("sees:")
         expect(page.locator("#predictions tbody tr")).to_have_count(7)
-        chart_alt = re.compile(r"^Bar chart of the top predictions: .+")
-        expect(page.locator("#top-k-chart")).to_have_attribute("alt", chart_alt)
+        expect(page.locator("#top-k-chart")).to_have_attribute("alt", CHART_ALT)
+        expect(page.locator("#heatmap-image")).to_be_visible()
     finally:
         context.close()
 
@@ -262,3 +269,60 @@ def test_the_enhancement_runs_under_the_content_security_policy(base: str, page:
     submit_without_reload(page)
     expect_result(page)
     assert page.evaluate("() => window.cspViolations") == []
+
+
+def test_the_enhanced_form_shows_the_matplotlib_chart_and_the_heatmap(
+    base: str, page: Page, page_errors: list[str]
+) -> None:
+    page.goto(base)
+    page.get_by_label("Image", exact=True).set_input_files(image_payload())
+    page.get_by_label("Model").select_option("efficientnet_lite0")
+    submit_without_reload(page)
+    expect_result(page)
+    result = page.locator("#live-result")
+    chart = result.locator("#top-k-chart")
+    assert chart.get_attribute("src").startswith("data:image/svg+xml;base64,")  # the server's matplotlib SVG
+    assert chart.evaluate("img => img.naturalWidth") > 0
+    heatmap = result.locator("#heatmap-image")
+    expect(heatmap).to_be_visible()
+    assert heatmap.get_attribute("src").startswith("data:image/png;base64,")
+    assert heatmap.evaluate("img => img.naturalWidth") > 0
+    top_index = result.locator("#predictions a.explain-class").first.get_attribute("data-class-index")
+    expect(heatmap).to_have_attribute("data-class-index", top_index)
+    expect(result.locator("#model-input img")).to_be_visible()
+    expect(result.locator(".bar-row")).to_have_count(0)  # no second drawing in JavaScript
+    save_screenshot(page, "upload-result-explained-desktop")
+
+
+def test_clicking_a_row_shows_that_class_heatmap(base: str, page: Page, page_errors: list[str]) -> None:
+    page.goto(base)
+    page.get_by_label("Image", exact=True).set_input_files(image_payload())
+    page.get_by_label("Model").select_option("efficientnet_lite0")
+    submit_without_reload(page)
+    expect_result(page)
+    third = page.locator("#live-result #predictions a.explain-class").nth(2)
+    index, label = third.get_attribute("data-class-index"), third.inner_text()
+    page.evaluate("() => { window.stillThisPage = true; }")
+    third.click()
+    heatmap = page.locator("#live-result #heatmap-image")
+    expect(heatmap).to_have_attribute("data-class-index", index, timeout=RESULT_TIMEOUT_MS)
+    expect(page.locator("#live-result #heatmap-label")).to_have_text(label)
+    expect(page.locator("#live-result #predictions tr[aria-current]")).to_contain_text(label)
+    assert page.evaluate("() => window.stillThisPage") is True
+
+
+def test_without_javascript_a_row_link_opens_that_class_heatmap(base: str, browser: Browser) -> None:
+    context, page = new_page(browser, java_script_enabled=False, viewport=DESKTOP)
+    try:
+        page.goto(base)
+        page.get_by_label("Image", exact=True).set_input_files(image_payload())
+        page.get_by_label("Model").select_option("efficientnet_lite0")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Recognise").click()
+        second = page.locator("#predictions a.explain-class").nth(1)
+        index = second.get_attribute("data-class-index")
+        with page.expect_navigation(timeout=RESULT_TIMEOUT_MS):
+            second.click()
+        expect(page.locator("#heatmap-image")).to_have_attribute("data-class-index", index)
+    finally:
+        context.close()

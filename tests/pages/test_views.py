@@ -54,7 +54,8 @@ def test_png_upload_shows_chart_and_five_rows_highest_first(
     assert 'src="data:image/svg+xml;base64,' in html
     assert 'src="data:image/jpeg;base64,' in html  # thumbnail
     table = html.split('id="predictions"')[1].split("</table>")[0]
-    rows = re.findall(r"<tr><td>(\d)</td><td>([^<]+)</td><td><code>(n\d{8})</code></td><td[^>]*>([\d.]+)%</td>", table)
+    row = r"<tr[^>]*><td>(\d)</td><td><a [^>]+>([^<]+)</a></td><td><code>(n\d{8})</code></td><td[^>]*>([\d.]+)%</td>"
+    rows = re.findall(row, table)
     assert [int(rank) for rank, *_ in rows] == [1, 2, 3, 4, 5]
     percents = [float(p) for *_, p in rows]
     assert percents == sorted(percents, reverse=True)
