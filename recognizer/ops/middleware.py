@@ -66,9 +66,8 @@ class NodeNameMiddleware:
 
     def __init__(self, get_response: Handler) -> None:
         self.get_response = get_response
-        self.node_name = settings.IMGREC_NODE_NAME
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
-        response["X-Imgrec-Node"] = self.node_name
+        response["X-Imgrec-Node"] = settings.IMGREC_NODE_NAME
         return response
