@@ -197,9 +197,11 @@ def stop_cluster(cluster: Cluster) -> None:
 
 
 def alive(pid: int) -> bool:
-    """Running, as opposed to gone or a zombie (dead, its sockets closed, not yet reaped)."""
+    """Still holding its sockets. A killed multi-threaded process shows as a zombie as soon as its main
+    thread has exited, but its files (the node's sockets) are closed only when its last thread has."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        zombie = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        return not zombie or len(os.listdir(f"/proc/{pid}/task")) > 1
     except OSError:
         return False
 
