@@ -52,12 +52,16 @@ config = dj_database_url.parse(os.environ["DATABASE_URL"])
 params = dict(host=config["HOST"] or None, port=config["PORT"] or None, user=config["USER"] or None,
               password=config["PASSWORD"] or None, autocommit=True)
 try:
-    with psycopg.connect(dbname="postgres", **params) as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]).fetchone() is None:
+    psycopg.connect(dbname=config["NAME"], **params).close()
+except psycopg.OperationalError as missing:
+    if "does not exist" not in str(missing):
+        sys.exit(f"cluster.sh: cannot reach PostgreSQL at {config['HOST']}:{config['PORT']}: {missing}")
+    try:
+        with psycopg.connect(dbname="postgres", **params) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
-            print(f"cluster.sh: created the database {config['NAME']}", file=sys.stderr)
-except psycopg.Error as error:
-    sys.exit(f"cluster.sh: cannot reach PostgreSQL at {config['HOST']}:{config['PORT']}: {error}")
+    except psycopg.Error as error:
+        sys.exit(f"cluster.sh: the database {config['NAME']} does not exist and cannot be created: {error}")
+    print(f"cluster.sh: created the database {config['NAME']}", file=sys.stderr)
 EOF
 (cd "$checkout" && "$python" manage.py migrate --no-input) || exit 1
 
