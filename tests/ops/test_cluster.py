@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
 
@@ -98,7 +98,6 @@ class Cluster:
     directory: Path
     port: int
     process: subprocess.Popen[bytes]
-    cookies: dict[str, str] = field(default_factory=dict)
 
     def request(
         self, method: str, path: str, *, body: bytes | None = None, headers: dict[str, str] | None = None,
