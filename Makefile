@@ -18,7 +18,7 @@ NGINX_BIN ?= $(or $(shell command -v nginx),/usr/sbin/nginx)
 export NGINX_BIN
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: run dev test lint install install-dev migrate static clean browser-deps front-deps services bench bench-quick
+.PHONY: run dev test lint install install-dev migrate static clean browser-deps front-deps services bench bench-quick cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -123,3 +123,18 @@ front-deps:
 services:
 	deploy/services.sh
 
+
+# --- Several app nodes on this machine (docs/operations.md, "Scaling out") ---------------------
+# The front on $(HOST):$(PORT) balancing NODES gunicorns (node1, node2, ...; own sockets and pids in
+# var/cluster) that share the PostgreSQL and Redis named here. With the defaults, `make services`
+# provides both; name others in the environment and they are used as they are.
+NODES ?= 2
+CLUSTER_DATABASE_URL := postgres://imgrec:imgrec@127.0.0.1:5432/imgrec
+CLUSTER_CACHE_URL := redis://127.0.0.1:6379/0
+cluster: static front-deps
+	@if [ -z "$$DATABASE_URL" ] || [ -z "$$DJANGO_CACHE_URL" ]; then deploy/services.sh; fi
+	DATABASE_URL=$${DATABASE_URL:-$(CLUSTER_DATABASE_URL)} DJANGO_CACHE_URL=$${DJANGO_CACHE_URL:-$(CLUSTER_CACHE_URL)} \
+	DJANGO_SECRET_KEY=$$(cat var/secret_key) IMGREC_PRELOAD=true IMGREC_CLIENT_IP_HEADER=HTTP_X_FORWARDED_FOR \
+	LISTEN=$(HOST):$(PORT) NODES=$(NODES) deploy/cluster.sh $(CURDIR)/var/cluster $(BIN)/python \
+	  $(BIN)/gunicorn imgrec_site.wsgi:application --workers 1 --worker-class gthread \
+	  --threads $(THREADS) --timeout 120 --keep-alive 75 --access-logfile -

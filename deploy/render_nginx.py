@@ -39,9 +39,11 @@ def worker_user_line() -> str:
 
 
 def upstream_line(address: str) -> str:
+    """One app node. Passive health: after one failed connection (or timeout) the node gets no
+    requests for 5 s, then one to try it (nginx ignores both when there is a single node)."""
     if address.startswith("unix:"):
         address = "unix:" + str(Path(address.removeprefix("unix:")).resolve())
-    return f"        server {address};"
+    return f"        server {address} max_fails=1 fail_timeout=5s;"
 
 
 def render(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import dj_database_url
@@ -141,3 +142,11 @@ X_FRAME_OPTIONS = "DENY"
 CACHES = envcache("DJANGO_CACHE_URL", "locmem://")
 IMGREC_RATE_LIMIT = os.getenv("IMGREC_RATE_LIMIT", "60/minute")
 IMGREC_CLIENT_IP_HEADER = os.getenv("IMGREC_CLIENT_IP_HEADER", "")
+
+# --- scale-out: several app nodes behind the front (docs/operations.md, "Scaling out") --------
+# With a shared cache (Redis), sessions are read from it and written through to the database, so
+# any node answers any session; `make run`'s embedded default (locmem) keeps database sessions.
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+IMGREC_NODE_NAME = os.getenv("IMGREC_NODE_NAME", "") or socket.gethostname()
+MIDDLEWARE.insert(0, "recognizer.ops.middleware.NodeNameMiddleware")  # outermost: every response

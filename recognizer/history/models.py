@@ -1,4 +1,8 @@
-"""One stored classification: what a session uploaded (as a re-encoded thumbnail) and what came out."""
+"""One stored classification: what a session uploaded (as a re-encoded thumbnail) and what came out.
+
+Thumbnails live in the database, keyed by their content hash, so every app node reads the same ones
+(no shared disk) and identical pictures are stored once (docs/operations.md, "Scaling out").
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,17 @@ from django.db import models
 from django.utils import timezone
 
 from recognizer.inference.labels import Prediction
+
+
+class Thumbnail(models.Model):
+    sha256 = models.CharField(primary_key=True, max_length=64)  # of the JPEG bytes themselves
+    jpeg = models.BinaryField()
+
+    class Meta:
+        app_label = "recognizer"
+
+    def __str__(self) -> str:
+        return f"thumbnail {self.sha256[:12]}"
 
 
 class HistoryEntry(models.Model):
@@ -22,13 +37,15 @@ class HistoryEntry(models.Model):
     predictions = models.JSONField()
     timings_ms = models.JSONField()
     sha256 = models.CharField(max_length=64)
-    thumbnail = models.FileField(upload_to="thumbnails/", max_length=200)
+    # Shared by the entries of identical pictures; deleted with the last of them (history/store.py).
+    # Null only for an entry whose picture was already gone when thumbnails moved into the database.
+    thumbnail = models.ForeignKey(Thumbnail, null=True, on_delete=models.PROTECT, related_name="entries")
     cached = models.BooleanField(default=False)
     # The hedged answer ({"label", "class_id", "score"} or null) and "high" / "low"; "" before they existed.
     hedge = models.JSONField(null=True, blank=True)
     confidence = models.CharField(max_length=8, blank=True)
     # A PNG of exactly what the model saw (its input size, before normalisation): Grad-CAM runs from it.
-    model_input = models.FileField(upload_to="model_inputs/", max_length=200, blank=True)
+    model_input = models.BinaryField(blank=True, default=b"")
 
     class Meta:
         app_label = "recognizer"

@@ -1,22 +1,27 @@
-"""Stored classifications: write one with its thumbnail file, list a session's, delete, purge.
+"""Stored classifications: write one with its thumbnail and model input, list a session's, delete, purge.
 
-Each entry owns its thumbnail and model-input files (random names in MEDIA_ROOT), so deleting one entry
-never breaks another's pictures; rows and their files are always deleted together.
+The model input (a small PNG of what the model saw) is a column of the entry. Thumbnails are rows keyed
+by the hash of their JPEG bytes, in the same database as the entries, so every app node serves every
+picture and nothing lives in MEDIA_ROOT. Entries of identical pictures share one row; it is deleted with
+the last entry that uses it.
 """
 
 from __future__ import annotations
 
-import secrets
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.core.files.base import ContentFile
-from django.db.models import QuerySet
-from django.db.models.fields.files import FieldFile
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, QuerySet
 from django.utils import timezone
 
-from recognizer.history.models import HistoryEntry
+from recognizer.history.models import HistoryEntry, Thumbnail
+
+# Storing an entry can lose a race with the deletion of the last other entry of the same picture
+# (the thumbnail row goes between our insert of it and our commit): then it is simply stored again.
+STORE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -38,7 +43,19 @@ class Outcome:
 
 
 def store_entry(outcome: Outcome, *, session_key: str) -> HistoryEntry:
-    entry = HistoryEntry(
+    for _ in range(STORE_ATTEMPTS - 1):
+        try:
+            return _store_once(outcome, session_key=session_key)
+        except IntegrityError:
+            continue
+    return _store_once(outcome, session_key=session_key)
+
+
+@transaction.atomic
+def _store_once(outcome: Outcome, *, session_key: str) -> HistoryEntry:
+    digest = hashlib.sha256(outcome.thumbnail).hexdigest()
+    Thumbnail.objects.bulk_create([Thumbnail(sha256=digest, jpeg=outcome.thumbnail)], ignore_conflicts=True)
+    return HistoryEntry.objects.create(
         session_key=session_key,
         model=outcome.model,
         weights=outcome.weights,
@@ -50,29 +67,20 @@ def store_entry(outcome: Outcome, *, session_key: str) -> HistoryEntry:
         cached=outcome.cached,
         hedge=outcome.hedge,
         confidence=outcome.confidence,
+        model_input=outcome.model_input,
+        thumbnail_id=digest,
     )
-    entry.thumbnail.save(f"{secrets.token_urlsafe(18)}.jpg", ContentFile(outcome.thumbnail), save=False)
-    entry.model_input.save(f"{secrets.token_urlsafe(18)}.png", ContentFile(outcome.model_input), save=False)
-    entry.save()
-    return entry
 
 
 def read_thumbnail(entry: HistoryEntry) -> bytes | None:
-    """The entry's thumbnail, or None when its file was removed behind our back."""
-    return _read_file(entry.thumbnail)
+    """The entry's thumbnail JPEG, or None for an entry without one."""
+    jpeg = Thumbnail.objects.filter(sha256=entry.thumbnail_id).values_list("jpeg", flat=True).first()
+    return bytes(jpeg) if jpeg is not None else None  # PostgreSQL hands back a memoryview
 
 
 def read_model_input(entry: HistoryEntry) -> bytes | None:
-    """The PNG the model saw, or None (an entry stored before model inputs were kept, or its file removed)."""
-    return _read_file(entry.model_input) if entry.model_input else None
-
-
-def _read_file(field: FieldFile) -> bytes | None:
-    try:
-        with field.open("rb") as file:
-            return file.read()
-    except (OSError, ValueError):
-        return None
+    """The PNG the model saw, or None for an entry stored before model inputs were kept."""
+    return bytes(entry.model_input) or None  # PostgreSQL hands back a memoryview
 
 
 def session_history(*, session_key: str | None) -> QuerySet[HistoryEntry]:
@@ -94,13 +102,19 @@ def delete_history_entry(*, entry_id: object, session_key: str | None) -> bool:
 def delete_entries(entries: Iterable[HistoryEntry]) -> int:
     count = 0
     for entry in entries:
-        if entry.thumbnail:
-            entry.thumbnail.delete(save=False)
-        if entry.model_input:
-            entry.model_input.delete(save=False)
         entry.delete()
+        if entry.thumbnail_id is not None:
+            delete_unused_thumbnail(entry.thumbnail_id)
         count += 1
     return count
+
+
+def delete_unused_thumbnail(sha256: str) -> None:
+    """Delete the thumbnail unless an entry still shows it (one stored meanwhile on any node)."""
+    try:
+        Thumbnail.objects.filter(sha256=sha256, entries__isnull=True).delete()
+    except ProtectedError:
+        pass  # an entry of the same picture was committed after the filter ran: it keeps the row
 
 
 def purge_history(*, older_than_days: int) -> int:

@@ -4,6 +4,7 @@
 body first (with our capped upload handler) so that a body over the cap, a second file or a broken
 multipart envelope is answered with our own 4xx and message, not a CSRF 403 or a generic 400.
 `ContentSecurityPolicyMiddleware` adds the one header Django 5.2 has no setting for.
+`NodeNameMiddleware`, outermost, names the app node that answered (X-Imgrec-Node) on every response.
 """
 
 from __future__ import annotations
@@ -57,4 +58,16 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
+
+
+class NodeNameMiddleware:
+    """`X-Imgrec-Node: IMGREC_NODE_NAME` on every response, so a balanced request can be traced to its node."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response["X-Imgrec-Node"] = settings.IMGREC_NODE_NAME
         return response

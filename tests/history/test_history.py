@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -15,7 +16,8 @@ from django.utils.html import escape
 from PIL import Image
 
 from recognizer.history.cache import upload_sha256
-from recognizer.history.models import HistoryEntry
+from recognizer.history.models import HistoryEntry, Thumbnail
+from recognizer.history.store import read_thumbnail
 from recognizer.inference.catalog import SPECS_BY_NAME
 from recognizer.inference.pipeline import Pipeline
 from recognizer.inference.registry import ModelRegistry
@@ -36,6 +38,7 @@ def entry_ids(html: str) -> list[str]:
 def test_an_upload_is_stored_with_a_small_clean_thumbnail_and_a_permalink(
     client: Client, registry: ModelRegistry, media_root: Path
 ) -> None:
+    """The thumbnail is a row in the database (every node reads it); nothing is written to MEDIA_ROOT."""
     exif = Image.Exif()
     exif[0x010F] = "SecretCam"  # camera make: must not survive
     data = encode(scene_rgb(800, 600), "JPEG", exif=exif.tobytes())
@@ -45,23 +48,23 @@ def test_an_upload_is_stored_with_a_small_clean_thumbnail_and_a_permalink(
     assert entry.sha256 == upload_sha256(data) and entry.model == "resnet50" and not entry.cached
     assert len(entry.predictions) == 5
     assert set(entry.timings_ms) == {"decode", "preprocess", "queue", "inference", "total"}
-    thumbnail_path = Path(entry.thumbnail.path)
-    assert thumbnail_path.parent == media_root / "thumbnails"
-    assert re.fullmatch(r"[A-Za-z0-9_-]{24}\.jpg", thumbnail_path.name)
-    with Image.open(thumbnail_path) as thumbnail:
+    jpeg = read_thumbnail(entry)
+    assert jpeg is not None and entry.thumbnail_id == hashlib.sha256(jpeg).hexdigest()
+    with Image.open(io.BytesIO(jpeg)) as thumbnail:
         assert max(thumbnail.size) <= 256
         assert not thumbnail.getexif()
-    assert b"SecretCam" not in thumbnail_path.read_bytes()
-    stored = sorted(path.parent.name for path in media_root.rglob("*.*"))
-    assert stored == ["model_inputs", "thumbnails"]  # the upload itself is not kept
+    assert b"SecretCam" not in jpeg
+    assert not media_root.exists() or not list(media_root.rglob("*"))  # neither the upload nor a file kept
     permalink = f"/r/{entry.id}/"
     assert permalink in response.content.decode()
     other = Client()  # anyone holding the link sees the result
     page = other.get(permalink)
     assert page.status_code == 200
     assert escape(entry.predictions[0]["label"]) in page.content.decode()  # "jack-o'-lantern" is escaped
-    assert other.get(f"/r/{entry.id}/thumbnail.jpg")["Content-Type"] == "image/jpeg"
-    thumbnail_path.unlink()  # removed by hand: the permalink still answers, the thumbnail is a 404
+    served = other.get(f"/r/{entry.id}/thumbnail.jpg")
+    assert served["Content-Type"] == "image/jpeg" and served.content == jpeg
+    HistoryEntry.objects.filter(id=entry.id).update(thumbnail=None)  # as after 0003 for a file already gone
+    Thumbnail.objects.all().delete()
     assert other.get(permalink).status_code == 200
     assert other.get(f"/r/{entry.id}/thumbnail.jpg").status_code == 404
 
@@ -80,10 +83,10 @@ def test_sessions_see_only_their_own_history_and_cannot_delete_others(client: Cl
 
     assert session_b.post(f"/history/{ids_a[0]}/delete/").status_code == 404
     assert HistoryEntry.objects.filter(id=ids_a[0]).exists()
-    thumbnail = Path(HistoryEntry.objects.get(id=ids_a[0]).thumbnail.path)
+    thumbnail_id = HistoryEntry.objects.get(id=ids_a[0]).thumbnail_id
     assert session_a.post(f"/history/{ids_a[0]}/delete/").status_code == 302
     assert not HistoryEntry.objects.filter(id=ids_a[0]).exists()
-    assert not thumbnail.exists()
+    assert not Thumbnail.objects.filter(sha256=thumbnail_id).exists()
     assert entry_ids(session_a.get("/history/").content.decode()) == [ids_a[1]]
 
 
@@ -159,14 +162,24 @@ def test_cached_result_page_says_so(client: Client, registry: ModelRegistry) -> 
     response = upload(client, png_bytes())
     assert 'id="cached-badge"' in response.content.decode()
     first, second = HistoryEntry.objects.order_by("created_at")
-    assert second.cached and second.thumbnail.name != first.thumbnail.name
+    assert second.cached and second.thumbnail_id == first.thumbnail_id  # one stored picture, not two
+    assert Thumbnail.objects.count() == 1
 
 
-def test_purge_history_removes_old_rows_and_their_files(
+def test_a_shared_thumbnail_stays_until_its_last_entry_is_deleted(client: Client, registry: ModelRegistry) -> None:
+    upload(client, png_bytes())
+    upload(client, png_bytes())  # answered from the store: same picture
+    first, second = HistoryEntry.objects.order_by("created_at")
+    assert client.post(f"/history/{first.id}/delete/").status_code == 302
+    assert client.get(f"/r/{second.id}/thumbnail.jpg").status_code == 200
+    assert client.post(f"/history/{second.id}/delete/").status_code == 302
+    assert not Thumbnail.objects.exists()
+
+
+def test_purge_history_removes_old_rows_and_their_thumbnails(
     client: Client,
     registry: ModelRegistry,
-    settings,
-    media_root: Path,  # noqa: ANN001
+    settings,  # noqa: ANN001
 ) -> None:
     settings.IMGREC_HISTORY_DAYS = 30
     upload(client, png_bytes(320, 240))
@@ -174,11 +187,11 @@ def test_purge_history_removes_old_rows_and_their_files(
     old, recent = HistoryEntry.objects.order_by("created_at")
     old.created_at -= timedelta(days=31)
     old.save()
-    old_file, recent_file = Path(old.thumbnail.path), Path(recent.thumbnail.path)
+    old_thumbnail, recent_thumbnail = old.thumbnail_id, recent.thumbnail_id
     out = io.StringIO()
     call_command("purge_history", stdout=out)
     assert "Deleted 1 history entries older than 30 days" in out.getvalue()
     assert list(HistoryEntry.objects.all()) == [recent]
-    assert not old_file.exists() and recent_file.exists()
+    assert list(Thumbnail.objects.values_list("sha256", flat=True)) == [recent_thumbnail] != [old_thumbnail]
     call_command("purge_history", "--days", "0", stdout=io.StringIO())
-    assert not HistoryEntry.objects.exists() and not recent_file.exists()
+    assert not HistoryEntry.objects.exists() and not Thumbnail.objects.exists()

@@ -155,6 +155,8 @@ def test_the_rendered_config_passes_nginx_t_with_several_app_nodes(tmp_path: Pat
     text = config.read_text()
     assert re.search(r"@[A-Z_]+@", text) is None  # every placeholder filled in
     assert text.count("        server ") == 3
+    assert text.count(" max_fails=1 fail_timeout=5s;") == 3  # passive health: a dead node is skipped
+    assert "proxy_next_upstream error timeout;" in text  # and its share goes to the others
     checked = subprocess.run([*nginx_args(config), "-t"], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
+from django.conf import settings as live_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, RequestFactory
 from django.views import defaults
@@ -96,3 +98,23 @@ def test_an_unknown_page_is_our_404(client: Client) -> None:
     response = client.get("/wp-admin/")
     assert response.status_code == 404
     assert "There is no page at this address" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "status"),
+    [("get", "/", 200), ("get", "/healthz", 200), ("get", "/no-such-page/", 404), ("post", "/api/v1/classify", 400)],
+)
+def test_every_response_names_the_node_that_answered(
+    settings,  # noqa: ANN001
+    method: str,
+    url: str,
+    status: int,
+) -> None:
+    settings.IMGREC_NODE_NAME = "node7"
+    response = getattr(Client(), method)(url)
+    assert response.status_code == status
+    assert response["X-Imgrec-Node"] == "node7"
+
+
+def test_the_node_name_defaults_to_the_host_name() -> None:
+    assert live_settings.IMGREC_NODE_NAME == socket.gethostname()  # pyproject sets no IMGREC_NODE_NAME

@@ -90,3 +90,28 @@ def test_gunicorn_without_secret_key_exits_at_start(tmp_path: Path) -> None:
 def test_debug_serves_without_secret_key(tmp_path: Path) -> None:
     done = run_without_key([sys.executable, "-c", "import imgrec_site.wsgi"], tmp_path, {"DJANGO_DEBUG": "true"})
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("cache_url", "session_engine"),
+    [
+        ("locmem://", "django.contrib.sessions.backends.db"),  # `make run`: the embedded default
+        ("redis://127.0.0.1:6379/10", "django.contrib.sessions.backends.cached_db"),  # `make cluster`
+    ],
+)
+def test_sessions_live_in_redis_and_the_database_when_the_cache_is_redis(
+    tmp_path: Path, cache_url: str, session_engine: str
+) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SECRET_KEY": "only-for-tests",
+        "DJANGO_CACHE_URL": cache_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "imgrec_site.settings",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.SESSION_ENGINE)"],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == session_engine

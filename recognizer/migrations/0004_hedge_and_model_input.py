@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recognizer', '0002_weights_fingerprint'),
+        ('recognizer', '0003_thumbnails_in_database'),
     ]
 
     operations = [
@@ -23,6 +23,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='historyentry',
             name='model_input',
-            field=models.FileField(blank=True, max_length=200, upload_to='model_inputs/'),
+            field=models.BinaryField(blank=True, default=b''),
         ),
     ]

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# `make cluster`: on this machine, the front (nginx) balancing NODES app nodes, each a gunicorn of its
+# own (own unix socket, pid file, control socket and IMGREC_NODE_NAME node1, node2, ...), against the
+# PostgreSQL and Redis named by DATABASE_URL and DJANGO_CACHE_URL. Migrates once, before any node
+# starts. Ctrl+C, SIGTERM, or the front exiting stops them all; a node that dies leaves the others
+# serving (the front sends its share to them), as it would on its own machine.
+#
+#   LISTEN=127.0.0.1:8000 NODES=2 deploy/cluster.sh CLUSTER_DIR PYTHON GUNICORN_ARG...
+#
+# PYTHON runs manage.py and deploy/render_nginx.py; GUNICORN_ARG... are the node's gunicorn arguments
+# (the app and its options) without --bind, --pid and --control-socket, which are set here per node.
+set -uo pipefail
+
+cluster_dir=$(mkdir -p "$1" && cd "$1" && pwd)
+python=$2
+shift 2
+listen=${LISTEN:-127.0.0.1:8000}
+nodes=${NODES:-2}
+nginx=${NGINX_BIN:-nginx}
+checkout=$(cd "$(dirname "$0")/.." && pwd)
+
+case "${DATABASE_URL:-}" in postgres://* | postgresql://*) ;; *)
+  echo "cluster.sh: DATABASE_URL must name a PostgreSQL database every node shares (postgres://...); got '${DATABASE_URL:-}'" >&2
+  exit 2 ;;
+esac
+case "${DJANGO_CACHE_URL:-}" in redis://* | rediss://*) ;; *)
+  echo "cluster.sh: DJANGO_CACHE_URL must name a Redis every node shares (redis://host:6379/0); got '${DJANGO_CACHE_URL:-}'" >&2
+  exit 2 ;;
+esac
+case "$nodes" in '' | *[!0-9]* | 0) echo "cluster.sh: NODES must be a whole number >= 1; got '$nodes'" >&2; exit 2 ;; esac
+
+# Processes left behind by an earlier run killed without a chance to clean up (as in serve.sh): only
+# those whose pid file is here and whose command line names this directory.
+for pid_file in "$cluster_dir"/*.pid; do
+  [ -f "$pid_file" ] || continue
+  pid=$(cat "$pid_file")
+  if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$cluster_dir/"; then
+    echo "cluster.sh: stopping $pid left running by an earlier run ($pid_file)" >&2
+    kill -TERM "$pid"
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+  rm -f "$pid_file"
+done
+
+# The database named in DATABASE_URL is created when missing (the role needs CREATEDB, as
+# `make services` gives imgrec), then migrated once: nodes never race each other to migrate.
+"$python" - <<'EOF' || exit 1
+import os, sys
+import dj_database_url, psycopg
+from psycopg import sql
+config = dj_database_url.parse(os.environ["DATABASE_URL"])
+params = dict(host=config["HOST"] or None, port=config["PORT"] or None, user=config["USER"] or None,
+              password=config["PASSWORD"] or None, autocommit=True)
+try:
+    psycopg.connect(dbname=config["NAME"], **params).close()
+except psycopg.OperationalError as missing:
+    if "does not exist" not in str(missing):
+        sys.exit(f"cluster.sh: cannot reach PostgreSQL at {config['HOST']}:{config['PORT']}: {missing}")
+    try:
+        with psycopg.connect(dbname="postgres", **params) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
+    except psycopg.Error as error:
+        sys.exit(f"cluster.sh: the database {config['NAME']} does not exist and cannot be created: {error}")
+    print(f"cluster.sh: created the database {config['NAME']}", file=sys.stderr)
+EOF
+(cd "$checkout" && "$python" manage.py migrate --no-input) || exit 1
+
+upstreams=()
+for i in $(seq "$nodes"); do upstreams+=(--upstream "unix:$cluster_dir/node$i.sock"); done
+"$python" "$checkout/deploy/render_nginx.py" --dir "$cluster_dir" --listen "$listen" "${upstreams[@]}" \
+  > "$cluster_dir/nginx.conf" || exit 1
+
+pids=()
+stop() {
+  trap - INT TERM
+  [ ${#pids[@]} = 0 ] && return
+  kill -TERM "${pids[@]}" 2>/dev/null
+  wait "${pids[@]}" 2>/dev/null
+}
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
+
+"$nginx" -p "$cluster_dir/" -e "$cluster_dir/error.log" -c "$cluster_dir/nginx.conf" &
+nginx_pid=$!
+pids+=("$nginx_pid")
+for i in $(seq "$nodes"); do
+  IMGREC_NODE_NAME=node$i "$@" --bind "unix:$cluster_dir/node$i.sock" \
+    --pid "$cluster_dir/node$i.pid" --control-socket "$cluster_dir/node$i.ctl" &
+  pids+=($!)
+done
+
+# --- Celery worker (branch jobs) ---------------------------------------------------------------
+# The batch-jobs worker runs beside the nodes against the same DATABASE_URL and broker: start it
+# here, in the background like a node, and add its pid to `pids` (its own --pidfile in $cluster_dir).
+# ------------------------------------------------------------------------------------------------
+
+echo "cluster.sh: the front on http://$listen, $nodes app nodes (logs: $cluster_dir/*.log and below)" >&2
+
+# Only the front's exit ends the cluster; a node's exit is a node down, which the front routes around.
+wait "$nginx_pid"
+status=$?
+echo "cluster.sh: nginx exited ($status); see $cluster_dir/error.log" >&2
+stop
+exit "$status"
