@@ -91,6 +91,9 @@ IMGREC_CACHE_DIR = Path(os.getenv("IMGREC_CACHE_DIR", str(BASE_DIR / "var" / "ca
 IMGREC_PRELOAD = envbool("IMGREC_PRELOAD", "false")
 IMGREC_MAX_UPLOAD_MB = envint("IMGREC_MAX_UPLOAD_MB", "10", minimum=1)
 IMGREC_MAX_PIXELS = envint("IMGREC_MAX_PIXELS", "40000000", minimum=1)
+# Decoded pixels in flight per process (recognizer/inference/budget.py): up to ~13 bytes each, so 64 MPX < 1 GB.
+IMGREC_DECODE_BUDGET_MPX = envint("IMGREC_DECODE_BUDGET_MPX", "64", minimum=1)
+IMGREC_DECODE_BUDGET_PIXELS = IMGREC_DECODE_BUDGET_MPX * 1_000_000
 IMGREC_HISTORY_DAYS = envint("IMGREC_HISTORY_DAYS", "30", minimum=1)  # purge_history deletes older entries
 
 # Uploads stay in memory up to the cap; the cap is enforced while the body streams in.
