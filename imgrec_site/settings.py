@@ -139,6 +139,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "recognizer.ops.handlers.csrf_failure"  # JSON under /api/, like the handlers in urls.py
 
 # The rate limit's counters live here: production with several processes needs Redis or Memcached.
 CACHES = envcache("DJANGO_CACHE_URL", "locmem://")

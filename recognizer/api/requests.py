@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.middleware.csrf import CsrfViewMiddleware
 
 from recognizer.history.sessions import session_key_of
-from recognizer.inference.errors import InvalidInput, UnsupportedImage
+from recognizer.inference.errors import InvalidInput, UnsupportedImage, shown
 from recognizer.inference.imaging import ACCEPTED_DESCRIPTION
 from recognizer.inference.pipeline import DEFAULT_TOP_K, MAX_TOP_K
 from recognizer.ops.uploads import multipart_upload, read_capped_body
@@ -20,18 +20,21 @@ def read_image_request(request: HttpRequest) -> tuple[bytes, QueryDict]:
     if content_type == "multipart/form-data":
         data, file = multipart_upload(request)
         if file is None:
+            names = sorted(set(data) | set(request.FILES))
             raise InvalidInput(
-                f"Expected an image file in the multipart field 'image'. Received fields: "
-                f"{', '.join(sorted(set(data) | set(request.FILES))) or 'none'}"
+                "Expected an image file in the multipart field 'image'. Received fields: "
+                f"{', '.join(shown(name, limit=40) for name in names[:10]) or 'none'}"
+                f"{f' and {len(names) - 10:,} more' if len(names) > 10 else ''}"
             )
         fields = request.GET.copy()
         fields.update({name: data[name] for name in ("model", "top_k") if name in data})
         return file.read(), fields
     if content_type.startswith("image/"):
         return read_capped_body(request), request.GET
+    received = f"Content-Type {shown(content_type)}" if content_type else "no Content-Type"
     raise UnsupportedImage(
         "Expected multipart/form-data with the file in 'image', or an image body with an image/* Content-Type "
-        f"({ACCEPTED_DESCRIPTION}). Received {f'Content-Type {content_type!r}' if content_type else 'no Content-Type'}"
+        f"({ACCEPTED_DESCRIPTION}). Received {received}"
     )
 
 
@@ -41,7 +44,7 @@ def parse_top_k(fields: QueryDict) -> int:
         return DEFAULT_TOP_K
     top_k = int(value) if re.fullmatch(r"[0-9]{1,3}", value) else 0
     if not 1 <= top_k <= MAX_TOP_K:
-        raise InvalidInput(f"Expected top_k to be a whole number from 1 to {MAX_TOP_K}. Received {value!r}")
+        raise InvalidInput(f"Expected top_k to be a whole number from 1 to {MAX_TOP_K}. Received {shown(value)}")
     return top_k
 
 

@@ -19,7 +19,7 @@ from recognizer import serving
 from recognizer.api.openapi import openapi_document
 from recognizer.api.requests import page_session_key, parse_top_k, read_image_request
 from recognizer.history.cache import classify_with_history
-from recognizer.inference.errors import MethodNotAllowed, ModelNotReady
+from recognizer.inference.errors import MethodNotAllowed, ModelNotReady, shown
 from recognizer.ops.ratelimit import rate_limit
 from recognizer.ops.responses import handles_errors
 
@@ -29,14 +29,17 @@ JsonView = Callable[[HttpRequest], HttpResponse]
 def json_endpoint(*methods: str) -> Callable[[JsonView], JsonView]:
     """CSRF-exempt, method-checked, and every RecognizerError answered as JSON."""
 
+    allowed = (*methods, "HEAD") if "GET" in methods else methods
+
     def decorate(view: JsonView) -> JsonView:
         @csrf_exempt
         @wraps(view)
         @handles_errors()
         def wrapper(request: HttpRequest) -> HttpResponse:
-            if request.method not in methods:
+            if request.method not in allowed:
                 raise MethodNotAllowed(
-                    f"Expected {' or '.join(methods)} on {request.path}. Received {request.method}", allowed=methods
+                    f"Expected {' or '.join(allowed)} on {shown(request.path)}. Received {shown(request.method)}",
+                    allowed=allowed,
                 )
             return view(request)
 

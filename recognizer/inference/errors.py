@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+ECHO_CHARS = 100
+
+
+def shown(value: object, *, limit: int = ECHO_CHARS) -> str:
+    """A user-supplied value as an error message may echo it: repr'd, at most `limit` characters of it."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}… ({len(text):,} characters)"
+
 
 class RecognizerError(Exception):
     status = 400
@@ -18,6 +28,12 @@ class ImageTooLarge(RecognizerError):
 
 class UnsupportedImage(RecognizerError):
     status = 415
+
+
+class LengthRequired(RecognizerError):
+    """A body whose length is neither declared nor readable within the cap (a chunked multipart)."""
+
+    status = 411
 
 
 class ModelNotFound(RecognizerError):

@@ -26,7 +26,7 @@ from recognizer.inference.batching import Admission, BatchingEngine, EngineConfi
 from recognizer.inference.catalog import SPECS_BY_NAME, ModelSpec
 from recognizer.inference.compiled import CompiledModel
 from recognizer.inference.config import InferenceConfig
-from recognizer.inference.errors import ModelNotFound, ModelNotReady
+from recognizer.inference.errors import ModelNotFound, ModelNotReady, shown
 from recognizer.inference.weights import WeightsUnavailable, find_weights, offline_reason, resolve_weights
 
 logger = logging.getLogger(__name__)
@@ -282,9 +282,8 @@ class ModelRegistry:
         try:
             return self._slots[name]
         except KeyError:
-            shown = name if len(name) <= 100 else f"{name[:100]}… ({len(name):,} characters)"
             raise ModelNotFound(
-                f"Unknown model. Expected one of {', '.join(self._slots)}. Received: {shown!r}"
+                f"Unknown model. Expected one of {', '.join(self._slots)}. Received: {shown(name)}"
             ) from None
 
 

@@ -52,7 +52,7 @@ class UploadForm(forms.Form):
         empty_value=DEFAULT_TOP_K,
         initial=DEFAULT_TOP_K,
         error_messages={
-            "invalid_choice": f"Expected top_k to be a whole number from 1 to {MAX_TOP_K}. Received %(value)r"
+            "invalid_choice": f"Expected top_k to be a whole number from 1 to {MAX_TOP_K}. Received %(value).100r"
         },
     )
 
@@ -65,7 +65,7 @@ class UploadForm(forms.Form):
             choices=field.choices, disabled_values=[status.name for status in statuses if not status.usable]
         )
         field.initial = default_model
-        field.error_messages["invalid_choice"] = f"Expected one of {', '.join(names)}. Received: %(value)r"
+        field.error_messages["invalid_choice"] = f"Expected one of {', '.join(names)}. Received: %(value).100r"
 
 
 class CompareForm(forms.Form):
