@@ -1,12 +1,12 @@
 """Stored classifications: write one with its thumbnail file, list a session's, delete, purge.
 
-Each entry owns its thumbnail file (a random name in MEDIA_ROOT), so deleting one entry never
-breaks another's picture; rows and their files are always deleted together.
+A thumbnail file is named by the SHA-256 of its bytes, so one image has one file however many
+entries (requests, sessions) show it; a file is deleted with the last entry that uses it.
 """
 
 from __future__ import annotations
 
-import secrets
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -45,9 +45,23 @@ def store_entry(outcome: Outcome, *, session_key: str) -> HistoryEntry:
         sha256=outcome.sha256,
         cached=outcome.cached,
     )
-    entry.thumbnail.save(f"{secrets.token_urlsafe(18)}.jpg", ContentFile(outcome.thumbnail), save=False)
+    name = thumbnail_name(outcome.thumbnail)
+    storage = entry.thumbnail.storage
+    if storage.exists(name):
+        entry.thumbnail.name = name
+    else:
+        # Two first uploads at once may both write: the storage gives the second file another name.
+        entry.thumbnail.save(name.removeprefix(THUMBNAIL_DIR), ContentFile(outcome.thumbnail), save=False)
     entry.save()
     return entry
+
+
+THUMBNAIL_DIR = "thumbnails/"
+
+
+def thumbnail_name(thumbnail: bytes) -> str:
+    """Where a thumbnail is stored: content-addressed, so identical images share one file."""
+    return f"{THUMBNAIL_DIR}{hashlib.sha256(thumbnail).hexdigest()}.jpg"
 
 
 def read_thumbnail(entry: HistoryEntry) -> bytes | None:
@@ -76,11 +90,13 @@ def delete_history_entry(*, entry_id: object, session_key: str | None) -> bool:
 
 
 def delete_entries(entries: Iterable[HistoryEntry]) -> int:
+    """Delete entries, and each thumbnail file no remaining entry uses."""
     count = 0
     for entry in entries:
-        if entry.thumbnail:
-            entry.thumbnail.delete(save=False)
+        name, storage = entry.thumbnail.name, entry.thumbnail.storage
         entry.delete()
+        if name and not HistoryEntry.objects.filter(thumbnail=name).exists():
+            storage.delete(name)
         count += 1
     return count
 

@@ -1,20 +1,24 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 from django.utils.html import escape
 from PIL import Image
 
-from recognizer.history.cache import upload_sha256
+from recognizer.history.cache import classify_with_history, upload_sha256
 from recognizer.history.models import HistoryEntry
 from recognizer.inference.catalog import SPECS_BY_NAME
 from recognizer.inference.pipeline import Pipeline
@@ -47,7 +51,9 @@ def test_an_upload_is_stored_with_a_small_clean_thumbnail_and_a_permalink(
     assert set(entry.timings_ms) == {"decode", "preprocess", "queue", "inference", "total"}
     thumbnail_path = Path(entry.thumbnail.path)
     assert thumbnail_path.parent == media_root / "thumbnails"
-    assert re.fullmatch(r"[A-Za-z0-9_-]{24}\.jpg", thumbnail_path.name)
+    # Named by the thumbnail's own bytes (one file per image), never by the upload's name or hash.
+    assert thumbnail_path.name == f"{hashlib.sha256(thumbnail_path.read_bytes()).hexdigest()}.jpg"
+    assert upload_sha256(data) not in thumbnail_path.name
     with Image.open(thumbnail_path) as thumbnail:
         assert max(thumbnail.size) <= 256
         assert not thumbnail.getexif()
@@ -118,22 +124,34 @@ def test_export_csv_and_json(client: Client, registry: ModelRegistry) -> None:
     )
 
 
-def test_a_repeated_upload_is_answered_from_the_store_without_inference(
+def test_a_repeated_upload_is_answered_from_the_same_sessions_store_without_inference(
     client: Client, registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = png_bytes()
-    first = client.post("/api/v1/classify", data=data, content_type="image/png").json()
-    assert first["cached"] is False and first["timings_ms"]["inference"] > 0
+    upload(client, data)
+    first = HistoryEntry.objects.get()
+    assert first.cached is False and first.timings_ms["inference"] > 0
     real_classify = Pipeline.classify
     monkeypatch.setattr(Pipeline, "classify", refuse_to_run)  # a cache answer never reaches the model
-    second = client.post("/api/v1/classify", data=data, content_type="image/png").json()
-    assert second["cached"] is True
-    assert second["predictions"] == first["predictions"]
-    assert second["timings_ms"]["inference"] == 0
+    upload(client, data)
+    second = HistoryEntry.objects.exclude(id=first.id).get()
+    assert second.cached is True and second.session_key == first.session_key
+    assert second.predictions == first.predictions
+    assert second.timings_ms["inference"] == 0
     monkeypatch.setattr(Pipeline, "classify", real_classify)
-    other_top_k = client.post("/api/v1/classify?top_k=3", data=data, content_type="image/png").json()
-    assert other_top_k["cached"] is False  # a different top_k is a different question
+    client.post("/", {"image": SimpleUploadedFile("p.png", data), "model": "resnet50", "top_k": "3"})
+    assert HistoryEntry.objects.filter(top_k=3).get().cached is False  # a different top_k is a different question
     assert HistoryEntry.objects.filter(cached=True).count() == 1
+
+
+def test_the_cache_never_answers_another_session_or_the_api(client: Client, registry: ModelRegistry) -> None:
+    data = png_bytes()
+    upload(client, data)
+    upload(Client(), data)
+    api = Client().post("/api/v1/classify", data=data, content_type="image/png").json()
+    assert api["cached"] is False and api["timings_ms"]["inference"] > 0
+    assert not HistoryEntry.objects.filter(cached=True).exists()
+    assert HistoryEntry.objects.count() == 3
 
 
 def refuse_to_run(*args: object, **kwargs: object) -> None:
@@ -158,7 +176,7 @@ def test_cached_result_page_says_so(client: Client, registry: ModelRegistry) -> 
     response = upload(client, png_bytes())
     assert 'id="cached-badge"' in response.content.decode()
     first, second = HistoryEntry.objects.order_by("created_at")
-    assert second.cached and second.thumbnail.name != first.thumbnail.name
+    assert second.cached and second.thumbnail.name == first.thumbnail.name  # one file per distinct image
 
 
 def test_purge_history_removes_old_rows_and_their_files(
@@ -181,3 +199,56 @@ def test_purge_history_removes_old_rows_and_their_files(
     assert not old_file.exists() and recent_file.exists()
     call_command("purge_history", "--days", "0", stdout=io.StringIO())
     assert not HistoryEntry.objects.exists() and not recent_file.exists()
+
+
+def test_one_thumbnail_file_per_image_deleted_with_the_last_entry_that_uses_it(
+    registry: ModelRegistry, media_root: Path
+) -> None:
+    mine, theirs = Client(), Client()
+    upload(mine, png_bytes())
+    upload(theirs, png_bytes())
+    upload(mine, png_bytes(100, 100))
+    files = sorted((media_root / "thumbnails").iterdir())
+    assert len(files) == 2 and HistoryEntry.objects.count() == 3
+    shared = HistoryEntry.objects.get(session_key=theirs.session.session_key)
+    shared_file = Path(shared.thumbnail.path)
+    mine_shared = HistoryEntry.objects.filter(session_key=mine.session.session_key, thumbnail=shared.thumbnail.name)
+    assert mine.post(f"/history/{mine_shared.get().id}/delete/").status_code in (302, 303)
+    assert shared_file.exists()
+    assert theirs.get(f"/r/{shared.id}/thumbnail.jpg").status_code == 200
+    assert theirs.post(f"/history/{shared.id}/delete/").status_code in (302, 303)
+    assert not shared_file.exists()
+    assert len(list((media_root / "thumbnails").iterdir())) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_identical_concurrent_uploads_in_one_session_run_the_model_once(
+    registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs: list[int] = []
+    real_classify = Pipeline.classify
+
+    def counted(self: Pipeline, **kwargs: object) -> object:
+        runs.append(1)
+        return real_classify(self, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "classify", counted)
+    pipeline = Pipeline(registry, max_pixels=10**8)
+    data = png_bytes(300, 200)
+    start = threading.Barrier(8)
+
+    def one_upload(_: int) -> bool:
+        try:
+            start.wait()
+            entry = classify_with_history(
+                pipeline=pipeline, image_bytes=data, model_name="resnet50", top_k=5, session_key="s" * 32
+            )
+            return entry.cached
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        cached = list(pool.map(one_upload, range(8)))
+    assert len(runs) == 1
+    assert sorted(cached) == [False] + [True] * 7
+    assert len({tuple(map(str, e.predictions)) for e in HistoryEntry.objects.all()}) == 1
