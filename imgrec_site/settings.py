@@ -145,3 +145,10 @@ CSRF_FAILURE_VIEW = "recognizer.ops.handlers.csrf_failure"  # JSON under /api/, 
 CACHES = envcache("DJANGO_CACHE_URL", "locmem://")
 IMGREC_RATE_LIMIT = os.getenv("IMGREC_RATE_LIMIT", "60/minute")
 IMGREC_CLIENT_IP_HEADER = os.getenv("IMGREC_CLIENT_IP_HEADER", "")
+
+# --- metrics (recognizer/ops/metrics.py; docs/operations.md "Metrics") -------------------------------
+# /metrics answers a Bearer token, or clients (after IMGREC_CLIENT_IP_HEADER) in the allow-list.
+IMGREC_METRICS_TOKEN = os.getenv("IMGREC_METRICS_TOKEN", "")
+IMGREC_METRICS_ALLOW = envlist("IMGREC_METRICS_ALLOW", "127.0.0.1,::1")
+MIDDLEWARE.insert(0, "recognizer.ops.metrics.MetricsMiddleware")  # outermost: counts every answer
+SECURE_REDIRECT_EXEMPT += [r"^metrics$"]

@@ -152,6 +152,11 @@ class ModelRegistry:
     def statuses(self) -> list[ModelStatus]:
         return [self.status(name) for name in self._slots]
 
+    def queue_depth(self, name: str) -> int:
+        """Requests waiting in the model's queue; 0 for a model that is not loaded."""
+        loaded = self._slot(name).loaded
+        return loaded.engine.queued if loaded is not None else 0
+
     def weights_kind(self, spec: ModelSpec) -> str:
         """'imagenet' (real, from Keras), 'bundled' (real, shipped in a package) or 'random'."""
         if spec.bundled_weights is not None:
