@@ -28,6 +28,7 @@ from PIL import Image
 
 from bench import common
 from bench.common import Endpoint, Row, Section, multipart, photo_jpeg, rss_mb, verdict
+from bench.context import Bench
 
 SETTLE_S = 5.0
 
@@ -120,6 +121,11 @@ def burst(port: int, pid: int, *, uploads: int, megapixels: int) -> Section:
     ]
     section.notes.append(f"burst answered in {burst_s:.1f} s; upload size {len(bodies[0][1]) / 1024:,.0f} kB each")
     return section
+
+
+def run(bench: Bench) -> Section:
+    """The burst as a step of `make bench` (bench/run_all.py), against its server."""
+    return burst(bench.server.port, bench.server.worker_pid, uploads=32, megapixels=40)
 
 
 def main() -> None:
