@@ -23,7 +23,7 @@ def read_image_request(request: HttpRequest) -> tuple[bytes, QueryDict]:
             names = sorted(set(data) | set(request.FILES))
             raise InvalidInput(
                 "Expected an image file in the multipart field 'image'. Received fields: "
-                f"{', '.join(shown(name, limit=40) for name in names[:10]) or 'none'}"
+                f"{', '.join(shown(name, limit=40, quoted=False) for name in names[:10]) or 'none'}"
                 f"{f' and {len(names) - 10:,} more' if len(names) > 10 else ''}"
             )
         fields = request.GET.copy()

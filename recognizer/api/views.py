@@ -38,7 +38,8 @@ def json_endpoint(*methods: str) -> Callable[[JsonView], JsonView]:
         def wrapper(request: HttpRequest) -> HttpResponse:
             if request.method not in allowed:
                 raise MethodNotAllowed(
-                    f"Expected {' or '.join(allowed)} on {shown(request.path)}. Received {shown(request.method)}",
+                    f"Expected {' or '.join(allowed)} on {shown(request.path, quoted=False)}. "
+                    f"Received {shown(request.method, limit=20, quoted=False)}",
                     allowed=allowed,
                 )
             return view(request)

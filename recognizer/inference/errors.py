@@ -5,12 +5,14 @@ from __future__ import annotations
 ECHO_CHARS = 100
 
 
-def shown(value: object, *, limit: int = ECHO_CHARS) -> str:
-    """A user-supplied value as an error message may echo it: repr'd, at most `limit` characters of it."""
+def shown(value: object, *, limit: int = ECHO_CHARS, quoted: bool = True) -> str:
+    """A user-supplied value as an error message may echo it: at most `limit` characters of it (repr'd
+    when `quoted`), and how long it really was when cut."""
     text = str(value)
     if len(text) <= limit:
-        return repr(text)
-    return f"{text[:limit]!r}… ({len(text):,} characters)"
+        return repr(text) if quoted else text
+    cut = repr(text[:limit]) if quoted else text[:limit]
+    return f"{cut}… ({len(text):,} characters)"
 
 
 class RecognizerError(Exception):

@@ -12,7 +12,7 @@ from django.test import Client, RequestFactory
 from django.test.client import MULTIPART_CONTENT, encode_multipart
 
 from recognizer.inference.registry import ModelRegistry
-from recognizer.ops.handlers import server_error
+from recognizer.ops.handlers import csrf_failure, server_error
 from tests.images import png_bytes
 
 GET_URLS = [
@@ -51,7 +51,7 @@ def test_head_readyz_answers_the_same_status_as_get(client: Client, registry: Mo
 
 def test_a_wrong_method_on_the_api_names_get_and_head(client: Client) -> None:
     response = client.post("/api/v1/models")
-    assert_json_error(response, 405, "Expected GET or HEAD on '/api/v1/models'. Received 'POST'")
+    assert_json_error(response, 405, "Expected GET or HEAD on /api/v1/models. Received POST")
     assert response["Allow"] == "GET, HEAD"
 
 
@@ -69,9 +69,17 @@ def test_an_unknown_api_path_is_a_json_404_echoing_a_short_path(client: Client) 
     assert client.get("/no-such-page/")["Content-Type"].startswith("text/html")
 
 
-def test_a_csrf_failure_under_the_api_is_json() -> None:
-    response = Client(enforce_csrf_checks=True).post("/api/docs")
+def test_a_csrf_failure_under_the_api_is_json_and_a_page_elsewhere() -> None:
+    response = csrf_failure(RequestFactory().post("/api/v1/classify"), reason="CSRF cookie not set.")
     assert_json_error(response, 403, "Expected the CSRF token of this site's own form")
+    assert Client(enforce_csrf_checks=True).post("/", {}).status_code == 403
+
+
+@pytest.mark.parametrize("method", ["options", "put", "delete", "patch"])
+def test_every_other_method_under_the_api_is_a_json_405(client: Client, method: str) -> None:
+    for path in ("/api/docs", "/api/v1/models", "/api/v1/openapi.json"):
+        response = getattr(client, method)(path)
+        assert_json_error(response, 405, "Expected GET or HEAD")
 
 
 def test_the_500_handler_answers_json_under_the_api_and_a_page_elsewhere() -> None:
