@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import cli, coldstart, explain, latency, memory, original, overload, throughput
+from bench import cli, coldstart, explain, latency, memory, memory_burst, original, overload, throughput
 from bench.common import ROOT, Options, Section, Server, rss_mb
 from bench.context import Bench
 
@@ -44,7 +44,7 @@ def main() -> None:
         server.wait_until_serving([bench.page(name) for name in ("resnet50", "vgg19", "efficientnet_lite0")])
         bench.measured["rss_loaded_mb"] = rss_mb(server.worker_pid)
         bench.api_available = server.path_exists("/api/v1/classify")
-        for step in (latency.run, throughput.run, overload.run, memory.run):
+        for step in (latency.run, throughput.run, overload.run, memory.run, memory_burst.run):
             record(step, bench)
     for step in (coldstart.run, original.run, explain.run, cli.run):
         record(step, bench)

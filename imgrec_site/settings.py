@@ -92,6 +92,9 @@ IMGREC_CACHE_DIR = Path(os.getenv("IMGREC_CACHE_DIR", str(BASE_DIR / "var" / "ca
 IMGREC_PRELOAD = envbool("IMGREC_PRELOAD", "false")
 IMGREC_MAX_UPLOAD_MB = envint("IMGREC_MAX_UPLOAD_MB", "10", minimum=1)
 IMGREC_MAX_PIXELS = envint("IMGREC_MAX_PIXELS", "40000000", minimum=1)
+# Decoded pixels in flight per process (recognizer/inference/budget.py): up to ~13 bytes each, so 64 MPX < 1 GB.
+IMGREC_DECODE_BUDGET_MPX = envint("IMGREC_DECODE_BUDGET_MPX", "64", minimum=1)
+IMGREC_DECODE_BUDGET_PIXELS = IMGREC_DECODE_BUDGET_MPX * 1_000_000
 IMGREC_HISTORY_DAYS = envint("IMGREC_HISTORY_DAYS", "30", minimum=1)  # purge_history deletes older entries
 
 # Uploads stay in memory up to the cap; the cap is enforced while the body streams in.
@@ -137,11 +140,19 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "recognizer.ops.handlers.csrf_failure"  # JSON under /api/, like the handlers in urls.py
 
 # The rate limit's counters live here: production with several processes needs Redis or Memcached.
 CACHES = envcache("DJANGO_CACHE_URL", "locmem://")
 IMGREC_RATE_LIMIT = os.getenv("IMGREC_RATE_LIMIT", "60/minute")
 IMGREC_CLIENT_IP_HEADER = os.getenv("IMGREC_CLIENT_IP_HEADER", "")
+
+# --- metrics (recognizer/ops/metrics.py; docs/operations.md "Metrics") -------------------------------
+# /metrics answers a Bearer token, or clients (after IMGREC_CLIENT_IP_HEADER) in the allow-list.
+IMGREC_METRICS_TOKEN = os.getenv("IMGREC_METRICS_TOKEN", "")
+IMGREC_METRICS_ALLOW = envlist("IMGREC_METRICS_ALLOW", "127.0.0.1,::1")
+MIDDLEWARE.insert(0, "recognizer.ops.metrics.MetricsMiddleware")  # outermost: counts every answer
+SECURE_REDIRECT_EXEMPT += [r"^metrics$"]
 
 # --- scale-out: several app nodes behind the front (docs/operations.md, "Scaling out") --------
 # With a shared cache (Redis), sessions are read from it and written through to the database, so

@@ -11,6 +11,7 @@ from functools import cache
 from django.conf import settings
 
 from recognizer.inference.batching import EngineConfig
+from recognizer.inference.budget import DecodeBudget
 from recognizer.inference.config import InferenceConfig
 from recognizer.inference.pipeline import Pipeline
 from recognizer.inference.registry import ModelRegistry
@@ -23,6 +24,7 @@ def inference_config() -> InferenceConfig:
         weights_dir=settings.IMGREC_WEIGHTS_DIR,
         cache_dir=settings.IMGREC_CACHE_DIR,
         max_pixels=settings.IMGREC_MAX_PIXELS,
+        decode_budget_pixels=settings.IMGREC_DECODE_BUDGET_PIXELS,
         engine=EngineConfig(
             max_batch=settings.IMGREC_MAX_BATCH,
             batch_wait_s=settings.IMGREC_BATCH_WAIT_MS / 1000.0,
@@ -42,5 +44,15 @@ def get_registry() -> ModelRegistry:
     return _process_registry()
 
 
+@cache
+def _process_decode_budget() -> DecodeBudget:
+    return DecodeBudget(inference_config().decode_budget_pixels)
+
+
+def get_decode_budget() -> DecodeBudget:
+    """This process's budget of decoded pixels in flight, shared by every request thread."""
+    return _process_decode_budget()
+
+
 def get_pipeline() -> Pipeline:
-    return Pipeline(get_registry(), max_pixels=settings.IMGREC_MAX_PIXELS)
+    return Pipeline(get_registry(), max_pixels=settings.IMGREC_MAX_PIXELS, decode_budget=get_decode_budget())

@@ -5,7 +5,7 @@ from django.urls import path
 from recognizer.api import docs as api_docs
 from recognizer.api import views as api
 from recognizer.history import views as history
-from recognizer.ops import health
+from recognizer.ops import health, metrics
 from recognizer.pages import compare, views
 
 app_name = "recognizer"
@@ -27,4 +27,5 @@ urlpatterns = [
     path("api/docs", api_docs.docs, name="api_docs"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics, name="metrics"),
 ]

@@ -9,6 +9,7 @@ from django.core.cache import cache
 from recognizer import serving
 from recognizer.inference.catalog import SPECS_BY_NAME
 from recognizer.inference.registry import ModelRegistry
+from recognizer.ops.ratelimit import clear_local_counters
 
 
 @pytest.fixture(autouse=True)
@@ -21,6 +22,7 @@ def media_root(settings: pytest.FixtureRequest, tmp_path: Path) -> Path:
 def fresh_rate_limit_counters() -> None:
     """Each test starts with an empty cache, so one test's requests never count against another's."""
     cache.clear()
+    clear_local_counters()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

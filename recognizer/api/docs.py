@@ -6,13 +6,13 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
 
 from recognizer import serving
 from recognizer.api.openapi import openapi_document
+from recognizer.api.views import json_endpoint
 
 
-@require_GET
+@json_endpoint("GET")  # a wrong method is a JSON 405 here too, as everywhere under /api/
 def docs(request: HttpRequest) -> HttpResponse:
     document = openapi_document(model_names=serving.get_registry().names)
     return render(request, "recognizer/api_docs.html", {"document": document, "operations": operations(document)})

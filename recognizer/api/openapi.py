@@ -16,10 +16,14 @@ ERROR_STATUSES = {
     "400": "A field is missing or malformed (the message says what was expected and what arrived)",
     "404": "Unknown model",
     "405": "Wrong HTTP method",
+    "411": "A chunked multipart body (no Content-Length): send its length, or the image alone as an image/* body",
     "413": "The upload or its pixel count is over the limit",
     "415": f"Not a supported image ({ACCEPTED_DESCRIPTION}) or not a multipart/image request",
     "429": "Too many requests from this client (IMGREC_RATE_LIMIT); retry after Retry-After seconds",
-    "503": "The model is not ready (loading, or weights missing) or its queue is full; retry after Retry-After",
+    "503": (
+        "The model is not ready (loading, or weights missing), its queue is full, or the server's budget of "
+        "decoded pixels in flight (IMGREC_DECODE_BUDGET_MPX) is taken; retry after Retry-After"
+    ),
     "500": "The model failed while running this request's batch (the server's fault; the model keeps serving)",
     "504": "No result within IMGREC_TIMEOUT_S",
 }
@@ -335,7 +339,7 @@ def openapi_document(*, model_names: list[str]) -> dict[str, Any]:
                     "requestBody": _image_request(model_names, with_model=True),
                     "responses": {
                         "200": _json(_ref("Classification"), "The predictions, highest score first"),
-                        **_errors("400", "404", "405", "413", "415", "429", "500", "503", "504"),
+                        **_errors("400", "404", "405", "411", "413", "415", "429", "500", "503", "504"),
                     },
                 }
             },
@@ -347,7 +351,7 @@ def openapi_document(*, model_names: list[str]) -> dict[str, Any]:
                     "requestBody": _image_request(model_names, with_model=False),
                     "responses": {
                         "200": _json(_ref("Comparison"), "Per-model results, the ensemble and the agreement"),
-                        **_errors("400", "405", "413", "415", "429", "500", "503", "504"),
+                        **_errors("400", "405", "411", "413", "415", "429", "500", "503", "504"),
                     },
                 }
             },

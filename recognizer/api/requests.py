@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse, QueryDict
 from django.middleware.csrf import CsrfViewMiddleware
 
 from recognizer.history.sessions import session_key_of
-from recognizer.inference.errors import InvalidInput, UnsupportedImage, echoed, shortened
+from recognizer.inference.errors import InvalidInput, UnsupportedImage, shown
 from recognizer.inference.imaging import ACCEPTED_DESCRIPTION
 from recognizer.inference.labels import NUM_CLASSES
 from recognizer.inference.pipeline import DEFAULT_TOP_K, MAX_TOP_K
@@ -21,16 +21,18 @@ def read_image_request(request: HttpRequest) -> tuple[bytes, QueryDict]:
     if content_type == "multipart/form-data":
         data, file = multipart_upload(request)
         if file is None:
+            names = sorted(set(data) | set(request.FILES))
             raise InvalidInput(
-                f"Expected an image file in the multipart field 'image'. Received fields: "
-                f"{shortened(', '.join(sorted(set(data) | set(request.FILES)))) or 'none'}"
+                "Expected an image file in the multipart field 'image'. Received fields: "
+                f"{', '.join(shown(name, limit=40, quoted=False) for name in names[:10]) or 'none'}"
+                f"{f' and {len(names) - 10:,} more' if len(names) > 10 else ''}"
             )
         fields = request.GET.copy()
         fields.update({name: data[name] for name in ("model", "top_k", "explain", "explain_class") if name in data})
         return file.read(), fields
     if content_type.startswith("image/"):
         return read_capped_body(request), request.GET
-    received = f"Content-Type {echoed(content_type)}" if content_type else "no Content-Type"
+    received = f"Content-Type {shown(content_type)}" if content_type else "no Content-Type"
     raise UnsupportedImage(
         "Expected multipart/form-data with the file in 'image', or an image body with an image/* Content-Type "
         f"({ACCEPTED_DESCRIPTION}). Received {received}"
@@ -43,7 +45,7 @@ def parse_top_k(fields: QueryDict) -> int:
         return DEFAULT_TOP_K
     top_k = int(value) if re.fullmatch(r"[0-9]{1,3}", value) else 0
     if not 1 <= top_k <= MAX_TOP_K:
-        raise InvalidInput(f"Expected top_k to be a whole number from 1 to {MAX_TOP_K}. Received {echoed(value)}")
+        raise InvalidInput(f"Expected top_k to be a whole number from 1 to {MAX_TOP_K}. Received {shown(value)}")
     return top_k
 
 

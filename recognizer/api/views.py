@@ -20,7 +20,7 @@ from recognizer.api.openapi import openapi_document
 from recognizer.api.requests import page_session_key, parse_explain, parse_top_k, read_image_request
 from recognizer.history.cache import classify_with_history
 from recognizer.history.explain import explain_entry
-from recognizer.inference.errors import InvalidInput, MethodNotAllowed, ModelNotReady
+from recognizer.inference.errors import InvalidInput, MethodNotAllowed, ModelNotReady, shown
 from recognizer.inference.pipeline import rounded
 from recognizer.ops.ratelimit import rate_limit
 from recognizer.ops.responses import handles_errors
@@ -31,14 +31,18 @@ JsonView = Callable[[HttpRequest], HttpResponse]
 def json_endpoint(*methods: str) -> Callable[[JsonView], JsonView]:
     """CSRF-exempt, method-checked, and every RecognizerError answered as JSON."""
 
+    allowed = (*methods, "HEAD") if "GET" in methods else methods
+
     def decorate(view: JsonView) -> JsonView:
         @csrf_exempt
         @wraps(view)
         @handles_errors()
         def wrapper(request: HttpRequest) -> HttpResponse:
-            if request.method not in methods:
+            if request.method not in allowed:
                 raise MethodNotAllowed(
-                    f"Expected {' or '.join(methods)} on {request.path}. Received {request.method}", allowed=methods
+                    f"Expected {' or '.join(allowed)} on {shown(request.path, quoted=False)}. "
+                    f"Received {shown(request.method, limit=20, quoted=False)}",
+                    allowed=allowed,
                 )
             return view(request)
 

@@ -100,6 +100,7 @@ def delete_history_entry(*, entry_id: object, session_key: str | None) -> bool:
 
 
 def delete_entries(entries: Iterable[HistoryEntry]) -> int:
+    """Delete entries, and each thumbnail file no remaining entry uses."""
     count = 0
     for entry in entries:
         entry.delete()

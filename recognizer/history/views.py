@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from recognizer.history.exports import export_csv, export_json
 from recognizer.history.models import HistoryEntry
@@ -16,7 +16,7 @@ from recognizer.history.sessions import session_key_of
 from recognizer.history.store import delete_history_entry, read_thumbnail, session_history
 
 
-@require_GET
+@require_safe
 def history(request: HttpRequest) -> HttpResponse:
     entries = session_history(session_key=session_key_of(request, create=False))
     context = {"entries": entries, "history_days": settings.IMGREC_HISTORY_DAYS}
@@ -30,7 +30,7 @@ def delete(request: HttpRequest, entry_id: UUID) -> HttpResponse:
     return HttpResponseRedirect(reverse("recognizer:history"))
 
 
-@require_GET
+@require_safe
 def export(request: HttpRequest, fmt: str) -> HttpResponse:
     entries = session_history(session_key=session_key_of(request, create=False))
     if fmt == "csv":
@@ -41,7 +41,7 @@ def export(request: HttpRequest, fmt: str) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def thumbnail(request: HttpRequest, entry_id: UUID) -> HttpResponse:
     data = read_thumbnail(get_object_or_404(HistoryEntry, id=entry_id))
     if data is None:

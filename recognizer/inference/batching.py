@@ -36,6 +36,19 @@ from recognizer.inference.errors import InferenceFailed, InferenceTimeout, Inval
 
 logger = logging.getLogger(__name__)
 
+# model name, requests in the batch, its forward pass in seconds
+BatchObserver = Callable[[str, int, float], None]
+_batch_observers: list[BatchObserver] = []
+
+
+def observe_batches(observer: BatchObserver) -> None:
+    """Call `observer` after every batch any engine runs (the web side's metrics; no Django here).
+
+    It runs on the worker thread, so it must be quick and must not raise; one that raises is logged.
+    """
+    if observer not in _batch_observers:
+        _batch_observers.append(observer)
+
 
 @dataclass(frozen=True)
 class EngineConfig:
@@ -262,7 +275,7 @@ def _stop(state: _WorkerState) -> None:
 
 def _supervise(compiled: CompiledModel, state: _WorkerState, name: str, on_death: DeathCallback | None) -> None:
     try:
-        _serve(compiled, state)
+        _serve(compiled, state, name)
     except BaseException as error:  # whatever killed the loop, nobody may be left waiting
         logger.exception("the %s engine's worker died", name)
         state.dead.set()
@@ -284,7 +297,7 @@ def _fail_waiting(state: _WorkerState, name: str) -> None:
             item.future.set_exception(_worker_gone(name))
 
 
-def _serve(compiled: CompiledModel, state: _WorkerState) -> None:
+def _serve(compiled: CompiledModel, state: _WorkerState, name: str) -> None:
     config, requests = state.config, state.requests
     company_likely = False  # the last batch had company: more is probably on its way
     while not state.stopping.is_set():
@@ -304,10 +317,10 @@ def _serve(compiled: CompiledModel, state: _WorkerState) -> None:
         stopping = state.stopping.is_set()
         run_now = len(waiting) if stopping or not waiting else batch_to_run(len(waiting), config.buckets)
         state.carried = waiting[run_now:]
-        _run_batch(compiled, config, waiting[:run_now])
+        _run_batch(compiled, config, waiting[:run_now], name)
     if state.carried:  # stopped from outside between two batches: answer what was taken from the queue
         carried, state.carried = state.carried, []
-        _run_batch(compiled, config, carried)
+        _run_batch(compiled, config, carried, name)
 
 
 def _collect_batch(
@@ -338,7 +351,7 @@ def _collect_batch(
     return batch
 
 
-def _run_batch(compiled: CompiledModel, config: EngineConfig, batch: list[_Request]) -> None:
+def _run_batch(compiled: CompiledModel, config: EngineConfig, batch: list[_Request], name: str) -> None:
     # A request whose caller gave up (deadline passed) is cancelled: skip it.
     live = [request for request in batch if request.future.set_running_or_notify_cancel()]
     if not live:
@@ -358,6 +371,11 @@ def _run_batch(compiled: CompiledModel, config: EngineConfig, batch: list[_Reque
             request.future.set_exception(failure)
         return
     inference_ms = (time.perf_counter() - started) * 1000.0
+    for observer in _batch_observers:
+        try:
+            observer(name, len(live), inference_ms / 1000.0)
+        except Exception:  # metrics must never fail a batch
+            logger.exception("a batch observer failed")
     for row, request in enumerate(live):
         request.future.set_result(
             InferenceResult(

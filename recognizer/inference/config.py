@@ -18,4 +18,5 @@ class InferenceConfig:
     weights_dir: str = ""  # looked in before the Keras cache
     cache_dir: Path = Path("var/cache")  # derived files, such as converted weights
     max_pixels: int = 40_000_000
+    decode_budget_pixels: int = 64_000_000  # decoded pixels in flight per process (inference/budget.py)
     engine: EngineConfig = field(default_factory=EngineConfig)

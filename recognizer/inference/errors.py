@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
+ECHO_CHARS = 100
+
+
+def shown(value: object, *, limit: int = ECHO_CHARS, quoted: bool = True) -> str:
+    """A user-supplied value as an error message may echo it: at most `limit` characters of it (repr'd
+    when `quoted`), and how long it really was when cut."""
+    text = str(value)
+    if len(text) <= limit:
+        return repr(text) if quoted else text
+    cut = repr(text[:limit]) if quoted else text[:limit]
+    return f"{cut}… ({len(text):,} characters)"
+
 
 class RecognizerError(Exception):
     status = 400
@@ -18,6 +30,12 @@ class ImageTooLarge(RecognizerError):
 
 class UnsupportedImage(RecognizerError):
     status = 415
+
+
+class LengthRequired(RecognizerError):
+    """A body whose length is neither declared nor readable within the cap (a chunked multipart)."""
+
+    status = 411
 
 
 class ModelNotFound(RecognizerError):
@@ -62,19 +80,6 @@ class InferenceTimeout(RecognizerError):
     """The request's deadline passed before its batch ran."""
 
     status = 504
-
-
-MAX_ECHOED_CHARACTERS = 100
-
-
-def shortened(text: str, *, limit: int = MAX_ECHOED_CHARACTERS) -> str:
-    """Client-supplied text for a message, cut to `limit` characters: `abc…` (1,234 characters)."""
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
-
-
-def echoed(value: str, *, limit: int = MAX_ECHOED_CHARACTERS) -> str:
-    """A value the client sent, quoted for a message (`'alexnet'`), cut to `limit` characters."""
-    return repr(value) if len(value) <= limit else f"{value[:limit]!r}… ({len(value):,} characters)"
 
 
 class NotExplainable(RecognizerError):

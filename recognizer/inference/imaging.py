@@ -12,6 +12,8 @@ from __future__ import annotations
 import io
 import struct
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -33,29 +35,56 @@ _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 _MODES_WITH_ALPHA = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
+def decoded_pixel_count(data: bytes, *, max_pixels: int, target_size: int | None = None) -> int:
+    """How many pixels `decode_image` will allocate for `data`, from the header alone (no pixel decoded).
+
+    The pixel limit is checked first, and a JPEG's draft scale is applied, so the count is what is
+    really decoded. Raises the same errors as `decode_image` for a header that cannot be read.
+    """
+    with _decoder_errors(data, max_pixels):
+        image = _open_header(data, max_pixels, target_size)
+        width, height = image.size
+        return width * height
+
+
 def decode_image(data: bytes, *, max_pixels: int, target_size: int | None = None) -> Image.Image:
     """Decode the first frame of an allowed image, upright (EXIF orientation applied), as RGB.
 
     With `target_size`, a large JPEG is decoded at the smallest of its DCT scales (1/2, 1/4, 1/8)
     that still has both sides at least `target_size`: the pixels a model never sees are not decoded.
+    No full-size copy is made beyond the decoded image and, for other modes than RGB, its RGB
+    conversion (docs/operations.md, "Memory").
 
     The one place where decoder failures are caught: whatever the bytes, the caller sees an image
     or a RecognizerError (400 corrupt, 413 too many pixels, 415 not an accepted format).
     """
+    with _decoder_errors(data, max_pixels):
+        image = _open_header(data, max_pixels, target_size)
+        image.load()
+        _check_exif_size(image)  # a PNG may carry its eXIf chunk after the pixels
+        ImageOps.exif_transpose(image, in_place=True)
+        return to_rgb(image)
+    raise AssertionError("unreachable: _decoder_errors re-raises every failure")
+
+
+def _open_header(data: bytes, max_pixels: int, target_size: int | None) -> Image.Image:
     if not data:
         raise InvalidInput(f"Expected an image file ({ACCEPTED_DESCRIPTION}). Received an empty file (0 bytes)")
+    image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
+    _check_pixel_count(image, max_pixels)
+    _check_exif_size(image)
+    if target_size is not None and image.format == "JPEG":
+        image.draft(None, (target_size, target_size))
+    return image
+
+
+@contextmanager
+def _decoder_errors(data: bytes, max_pixels: int) -> Iterator[None]:
+    """Pillow's failures -> InvalidInput (400), ImageTooLarge (413) or UnsupportedImage (415)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS)
-            _check_pixel_count(image, max_pixels)
-            _check_exif_size(image)
-            if target_size is not None and image.format == "JPEG":
-                image.draft(None, (target_size, target_size))
-            image.load()
-            _check_exif_size(image)  # a PNG may carry its eXIf chunk after the pixels
-            upright = ImageOps.exif_transpose(image)
-            return to_rgb(upright)
+            yield
     except UnidentifiedImageError:
         claimed = _allowed_format_by_signature(data)
         if claimed:
@@ -131,9 +160,13 @@ def to_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in _MODES_WITH_ALPHA:
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
+        # Pasted through its own alpha onto white: one RGB copy, not three RGBA ones.
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+        white = Image.new("RGB", rgba.size, (255, 255, 255))
+        white.paste(rgba, mask=rgba.getchannel("A"))
+        return white
+    if image.mode == "RGB":
+        return image
     return image.convert("RGB")
 
 
@@ -162,8 +195,11 @@ def resize_to_array(image: Image.Image, size: int) -> np.ndarray:
 
 def encode_thumbnail(image: Image.Image, *, max_side: int = THUMBNAIL_SIDE) -> bytes:
     """A re-encoded JPEG no larger than max_side, without any of the upload's metadata."""
-    thumbnail = image.copy()
-    thumbnail.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    # Image.thumbnail works on a copy of the whole image; resizing from the original allocates only
+    # the small result (same aspect-ratio rounding as Image.thumbnail).
+    scale = min(1.0, max_side / max(image.size))
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    thumbnail = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=REDUCING_GAP) if scale < 1 else image
     buffer = io.BytesIO()
     thumbnail.save(buffer, format="JPEG", quality=85)
     return buffer.getvalue()

@@ -14,18 +14,20 @@ import io
 import itertools
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
 
 from recognizer.inference.batching import PendingInference
+from recognizer.inference.budget import DecodeBudget
 from recognizer.inference.errors import InvalidInput, ModelNotReady
 from recognizer.inference.hierarchy import Confidence, Hedge, confidence, hedge
 from recognizer.inference.imaging import (
     decode_image,
     decode_model_input,
+    decoded_pixel_count,
     encode_model_input,
     encode_thumbnail,
     resize_to_array,
@@ -177,11 +179,13 @@ def mean_ensemble(results: Sequence[ModelResult], top_k: int) -> tuple[np.ndarra
 
 
 class Pipeline:
-    """Every classification runs here, against one registry, under one pixel limit."""
+    """Every classification runs here, against one registry, under one pixel limit and, when given,
+    the process's budget of decoded pixels in flight (held from decoding to the last model input)."""
 
-    def __init__(self, registry: ModelRegistry, *, max_pixels: int) -> None:
+    def __init__(self, registry: ModelRegistry, *, max_pixels: int, decode_budget: DecodeBudget | None = None) -> None:
         self.registry = registry
         self.max_pixels = max_pixels
+        self.decode_budget = decode_budget
 
     def classify(self, *, image_bytes: bytes, model_name: str, top_k: int = DEFAULT_TOP_K) -> Classification:
         """Decode -> preprocess -> queue -> batched compiled forward -> top k, with the time of each stage."""
@@ -189,15 +193,15 @@ class Pipeline:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         with model.admit() as admission:
-            image = self._decode(image_bytes, [model], timings)
-            with timed(timings, "preprocess"):
-                seen = resize_to_array(image, model.spec.input_size)
-                pixels = model.preprocess(seen)
+            with self._decoded(image_bytes, [model], timings) as image:
+                with timed(timings, "preprocess"):
+                    seen = resize_to_array(image, model.spec.input_size)
+                    pixels = model.preprocess(seen)
+                thumbnail = encode_thumbnail(image)
             inferred = admission.submit(pixels)
         timings["queue"] = inferred.queue_ms
         timings["inference"] = inferred.inference_ms
         predictions = top_k_predictions(inferred.scores, top_k)
-        thumbnail = encode_thumbnail(image)
         model_input = encode_model_input(seen)
         timings["total"] = (time.perf_counter() - started) * 1000.0
         return Classification(
@@ -255,12 +259,15 @@ class Pipeline:
         pending: list[PendingInference] = []
         with ExitStack() as admitted:
             admissions = [admitted.enter_context(model.admit()) for model in models]
-            image = self._decode(image_bytes, models, timings)
-            seen: list[np.ndarray] = []
-            for model, admission in zip(models, admissions, strict=True):
-                with timed(per_model[model.spec.name], "preprocess"):
-                    seen.append(resize_to_array(image, model.spec.input_size))
-                    pixels = model.preprocess(seen[-1])
+            with self._decoded(image_bytes, models, timings) as image:
+                seen: list[np.ndarray] = []
+                inputs = []
+                for model in models:
+                    with timed(per_model[model.spec.name], "preprocess"):
+                        seen.append(resize_to_array(image, model.spec.input_size))
+                        inputs.append(model.preprocess(seen[-1]))
+                thumbnail = encode_thumbnail(image)
+            for admission, pixels in zip(admissions, inputs, strict=True):
                 pending.append(admission.enqueue(pixels))
         deadline = time.perf_counter() + self.registry.engine_config.timeout_s
         results = []
@@ -282,7 +289,6 @@ class Pipeline:
                 )
             )
         ensemble_scores, ensemble = mean_ensemble(results, top_k)
-        thumbnail = encode_thumbnail(image)
         timings["total"] = (time.perf_counter() - started) * 1000.0
         return Comparison(
             thumbnail=thumbnail,
@@ -306,11 +312,29 @@ class Pipeline:
             raise ModelNotReady(f"Expected at least one ready model to compare. Received none ready ({reasons})")
         return models, skipped
 
-    def _decode(self, image_bytes: bytes, models: Sequence[LoadedModel], timings: dict[str, float]) -> Image.Image:
-        # A large JPEG is decoded at the smallest DCT scale that still covers the largest model input.
-        with timed(timings, "decode"):
-            target = max(model.spec.input_size for model in models)
-            return decode_image(image_bytes, max_pixels=self.max_pixels, target_size=target)
+    @contextmanager
+    def _decoded(
+        self, image_bytes: bytes, models: Sequence[LoadedModel], timings: dict[str, float]
+    ) -> Iterator[Image.Image]:
+        """The decoded image for the block, its pixels reserved in the decode budget until the block ends.
+
+        A large JPEG is decoded at the smallest DCT scale that still covers the largest model input; the
+        budget is charged what is really decoded (read from the header), so a refusal costs no decoding.
+        """
+        target = max(model.spec.input_size for model in models)
+        if self.decode_budget is None:
+            reservation = nullcontext()
+        else:
+            pixels = decoded_pixel_count(image_bytes, max_pixels=self.max_pixels, target_size=target)
+            reservation = self.decode_budget.reserve(pixels)
+        with reservation:
+            with timed(timings, "decode"):
+                image = decode_image(image_bytes, max_pixels=self.max_pixels, target_size=target)
+            try:
+                yield image
+            finally:
+                image.close()
+                del image
 
 
 def _render_overlay(photo: bytes, heatmap: np.ndarray) -> bytes:

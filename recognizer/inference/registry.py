@@ -26,7 +26,7 @@ from recognizer.inference.batching import Admission, BatchingEngine, EngineConfi
 from recognizer.inference.catalog import SPECS_BY_NAME, ModelSpec
 from recognizer.inference.compiled import CompiledModel
 from recognizer.inference.config import InferenceConfig
-from recognizer.inference.errors import ModelNotFound, ModelNotReady, NotExplainable, echoed
+from recognizer.inference.errors import ModelNotFound, ModelNotReady, NotExplainable, shown
 from recognizer.inference.weights import WeightsUnavailable, find_weights, offline_reason, resolve_weights
 
 logger = logging.getLogger(__name__)
@@ -184,6 +184,11 @@ class ModelRegistry:
     def statuses(self) -> list[ModelStatus]:
         return [self.status(name) for name in self._slots]
 
+    def queue_depth(self, name: str) -> int:
+        """Requests waiting in the model's queue; 0 for a model that is not loaded."""
+        loaded = self._slot(name).loaded
+        return loaded.engine.queued if loaded is not None else 0
+
     def weights_kind(self, spec: ModelSpec) -> str:
         """'imagenet' (real, from Keras), 'bundled' (real, shipped in a package) or 'random'."""
         if spec.bundled_weights is not None:
@@ -325,7 +330,7 @@ class ModelRegistry:
             return self._slots[name]
         except KeyError:
             raise ModelNotFound(
-                f"Unknown model. Expected one of {', '.join(self._slots)}. Received: {echoed(name)}"
+                f"Unknown model. Expected one of {', '.join(self._slots)}. Received: {shown(name)}"
             ) from None
 
 

@@ -12,14 +12,14 @@ import io
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadedfile import InMemoryUploadedFile
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.utils.datastructures import MultiValueDict
 
-from recognizer.inference.errors import ImageTooLarge, InvalidInput
+from recognizer.inference.errors import ImageTooLarge, InvalidInput, LengthRequired, shown
 
 # Room for the multipart boundaries and the other form fields around the file.
 ENVELOPE_BYTES = 64 * 1024
@@ -81,13 +81,22 @@ def multipart_upload(request: Any, *, field: str = "image") -> tuple[QueryDict, 
     Raises ImageTooLarge (413) past IMGREC_MAX_UPLOAD_MB and InvalidInput (400) for a second file.
     The file is `None` when the field is missing; the caller decides how to say so.
     """
+    if is_chunked(request):
+        raise LengthRequired(
+            "Expected a multipart/form-data body with a Content-Length. Received a chunked body without one "
+            "(send it with its length, or the image alone as an image/* body)"
+        )
     try:
         data, files = request.POST, request.FILES
     except RequestDataTooBig:
         raise ImageTooLarge("Expected form fields under 1 MB besides the image. Received more") from None
+    except (TooManyFieldsSent, TooManyFilesSent):
+        raise InvalidInput(
+            f"Expected at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:,} form fields and one file. Received more"
+        ) from None
     except MultiPartParserError as error:
         raise InvalidInput(
-            f"Expected a multipart/form-data body. Received one that could not be parsed: {error}"
+            f"Expected a multipart/form-data body. Received one that could not be parsed: {shown(error)}"
         ) from None
     if getattr(request, "upload_too_many_files", False):
         raise InvalidInput("Expected one image file per request. Received more than one")
@@ -98,15 +107,40 @@ def multipart_upload(request: Any, *, field: str = "image") -> tuple[QueryDict, 
 
 
 def read_capped_body(request: Any) -> bytes:
-    """A raw request body of at most IMGREC_MAX_UPLOAD_BYTES, reading no more than one byte past the cap."""
+    """A raw request body of at most IMGREC_MAX_UPLOAD_BYTES, reading no more than one byte past the cap.
+
+    A chunked body (no Content-Length) is read from the server's de-chunking input stream, within the
+    same cap: Django's own stream reads nothing without a Content-Length. (Behind nginx the body
+    arrives with its length; gunicorn alone passes chunked bodies through `wsgi.input`.)
+    """
     cap = settings.IMGREC_MAX_UPLOAD_BYTES
     declared = declared_length(request)
     if declared > cap:
         raise upload_too_large(declared)
-    data = request.read(cap + 1)
+    stream = request.META["wsgi.input"] if is_chunked(request) else request
+    data = _read_up_to(stream, cap + 1)
     if len(data) > cap:
         raise upload_too_large(len(data))
     return data
+
+
+def _read_up_to(stream: Any, limit: int) -> bytes:
+    """At most `limit` bytes: a chunked stream's read(n) may return fewer than n before its end."""
+    chunks: list[bytes] = []
+    remaining = limit
+    while remaining > 0:
+        chunk = stream.read(min(remaining, 64 * 1024))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def is_chunked(request: Any) -> bool:
+    """A body sent with Transfer-Encoding: chunked and no Content-Length."""
+    encoding = request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    return "chunked" in encoding and not request.META.get("CONTENT_LENGTH")
 
 
 def declared_length(request: Any) -> int:

@@ -26,11 +26,11 @@ def _compare_error_page(request: HttpRequest, error: RecognizerError) -> HttpRes
     return render(request, "recognizer/compare.html", _context(form=CompareForm(), error=error))
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @rate_limit("classify")
 @handles_errors(page=_compare_error_page)
 def compare(request: HttpRequest) -> HttpResponse:
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return render(request, "recognizer/compare.html", _context(form=CompareForm()))
     data, file = multipart_upload(request)
     form = CompareForm(data, {"image": file} if file is not None else {})

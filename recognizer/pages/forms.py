@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from recognizer.inference.errors import echoed
+from recognizer.inference.errors import shown
 from recognizer.inference.imaging import ACCEPTED_DESCRIPTION
 from recognizer.inference.pipeline import DEFAULT_TOP_K, MAX_TOP_K
 from recognizer.inference.registry import ModelStatus
@@ -31,7 +31,7 @@ class EchoingChoiceMixin:
             if error.code != "invalid_choice":
                 raise
             raise ValidationError(
-                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": echoed(str(value))}
+                self.error_messages["invalid_choice"], code="invalid_choice", params={"value": shown(str(value))}
             ) from None
 
 

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from recognizer import serving
 from recognizer.history.cache import classify_with_history
@@ -70,12 +70,12 @@ def _upload_error_page(request: HttpRequest, error: RecognizerError) -> HttpResp
     return _render_form(request, upload_form(serving.get_registry()), error=error)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 @rate_limit("classify")
 @handles_errors(page=_upload_error_page)
 def upload(request: HttpRequest) -> HttpResponse:
     registry = serving.get_registry()
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return _render_form(request, upload_form(registry))
     data, file = multipart_upload(request)
     form = upload_form(registry, data, {"image": file} if file is not None else {})
@@ -101,7 +101,7 @@ def explained_class(request: HttpRequest) -> int | None:
     return int(value)
 
 
-@require_GET
+@require_safe
 @handles_errors()
 def permalink(request: HttpRequest, entry_id: UUID) -> HttpResponse:
     """The result page of a stored classification; `?fragment=1` is the result alone, for upload.js."""
@@ -152,7 +152,7 @@ def _label_of(class_index: int) -> str:
     return imagenet_classes()[class_index].label
 
 
-@require_GET
+@require_safe
 def about(request: HttpRequest) -> HttpResponse:
     registry = serving.get_registry()
     models = [(registry.spec(status.name), status) for status in registry.statuses()]

@@ -5,17 +5,20 @@ import hashlib
 import io
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 from django.utils.html import escape
 from PIL import Image
 
-from recognizer.history.cache import upload_sha256
+from recognizer.history.cache import classify_with_history, upload_sha256
 from recognizer.history.models import HistoryEntry, Thumbnail
 from recognizer.history.store import read_thumbnail
 from recognizer.inference.catalog import SPECS_BY_NAME
@@ -122,22 +125,34 @@ def test_export_csv_and_json(client: Client, registry: ModelRegistry) -> None:
     )
 
 
-def test_a_repeated_upload_is_answered_from_the_store_without_inference(
+def test_a_repeated_upload_is_answered_from_the_same_sessions_store_without_inference(
     client: Client, registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = png_bytes()
-    first = client.post("/api/v1/classify", data=data, content_type="image/png").json()
-    assert first["cached"] is False and first["timings_ms"]["inference"] > 0
+    upload(client, data)
+    first = HistoryEntry.objects.get()
+    assert first.cached is False and first.timings_ms["inference"] > 0
     real_classify = Pipeline.classify
     monkeypatch.setattr(Pipeline, "classify", refuse_to_run)  # a cache answer never reaches the model
-    second = client.post("/api/v1/classify", data=data, content_type="image/png").json()
-    assert second["cached"] is True
-    assert second["predictions"] == first["predictions"]
-    assert second["timings_ms"]["inference"] == 0
+    upload(client, data)
+    second = HistoryEntry.objects.exclude(id=first.id).get()
+    assert second.cached is True and second.session_key == first.session_key
+    assert second.predictions == first.predictions
+    assert second.timings_ms["inference"] == 0
     monkeypatch.setattr(Pipeline, "classify", real_classify)
-    other_top_k = client.post("/api/v1/classify?top_k=3", data=data, content_type="image/png").json()
-    assert other_top_k["cached"] is False  # a different top_k is a different question
+    client.post("/", {"image": SimpleUploadedFile("p.png", data), "model": "resnet50", "top_k": "3"})
+    assert HistoryEntry.objects.filter(top_k=3).get().cached is False  # a different top_k is a different question
     assert HistoryEntry.objects.filter(cached=True).count() == 1
+
+
+def test_the_cache_never_answers_another_session_or_the_api(client: Client, registry: ModelRegistry) -> None:
+    data = png_bytes()
+    upload(client, data)
+    upload(Client(), data)
+    api = Client().post("/api/v1/classify", data=data, content_type="image/png").json()
+    assert api["cached"] is False and api["timings_ms"]["inference"] > 0
+    assert not HistoryEntry.objects.filter(cached=True).exists()
+    assert HistoryEntry.objects.count() == 3
 
 
 def refuse_to_run(*args: object, **kwargs: object) -> None:
@@ -195,3 +210,36 @@ def test_purge_history_removes_old_rows_and_their_thumbnails(
     assert list(Thumbnail.objects.values_list("sha256", flat=True)) == [recent_thumbnail] != [old_thumbnail]
     call_command("purge_history", "--days", "0", stdout=io.StringIO())
     assert not HistoryEntry.objects.exists() and not Thumbnail.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_identical_concurrent_uploads_in_one_session_run_the_model_once(
+    registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs: list[int] = []
+    real_classify = Pipeline.classify
+
+    def counted(self: Pipeline, **kwargs: object) -> object:
+        runs.append(1)
+        return real_classify(self, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "classify", counted)
+    pipeline = Pipeline(registry, max_pixels=10**8)
+    data = png_bytes(300, 200)
+    start = threading.Barrier(8)
+
+    def one_upload(_: int) -> bool:
+        try:
+            start.wait()
+            entry = classify_with_history(
+                pipeline=pipeline, image_bytes=data, model_name="resnet50", top_k=5, session_key="s" * 32
+            )
+            return entry.cached
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        cached = list(pool.map(one_upload, range(8)))
+    assert len(runs) == 1
+    assert sorted(cached) == [False] + [True] * 7
+    assert len({tuple(map(str, e.predictions)) for e in HistoryEntry.objects.all()}) == 1
