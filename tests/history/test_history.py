@@ -52,7 +52,12 @@ def test_an_upload_is_stored_with_a_small_clean_thumbnail_and_a_permalink(
         assert max(thumbnail.size) <= 256
         assert not thumbnail.getexif()
     assert b"SecretCam" not in thumbnail_path.read_bytes()
-    assert list(media_root.rglob("*")) == [media_root / "thumbnails", thumbnail_path]  # the upload is not kept
+    model_input_path = Path(entry.model_input.path)
+    with Image.open(model_input_path) as model_input:  # what the model saw: a 224 x 224 PNG, no metadata
+        assert (model_input.format, model_input.size) == ("PNG", (224, 224)) and not model_input.getexif()
+    assert b"SecretCam" not in model_input_path.read_bytes()
+    stored = {media_root / "thumbnails", thumbnail_path, media_root / "model_inputs", model_input_path}
+    assert set(media_root.rglob("*")) == stored  # the upload is not kept
     permalink = f"/r/{entry.id}/"
     assert permalink in response.content.decode()
     other = Client()  # anyone holding the link sees the result
