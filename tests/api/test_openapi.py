@@ -52,4 +52,6 @@ def test_the_document_covers_every_api_route_and_names_the_enabled_models(live_s
 @schema.parametrize()
 @settings(max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_openapi_document(case, live_server, registry: ModelRegistry) -> None:  # noqa: ANN001
-    case.call_and_validate(base_url=live_server.url, checks=CHECKS)
+    # explain=true on compare runs a Grad-CAM per model (VGG19's alone ~1 s): more than requests' 10 s on a
+    # loaded 2-core machine. A client timeout, not an assertion on time.
+    case.call_and_validate(base_url=live_server.url, checks=CHECKS, timeout=120)
