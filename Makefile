@@ -79,7 +79,7 @@ fuzz: install-dev
 	$(BIN)/python -m fuzz.fuzz_decode -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=3072 \
 	  -artifact_prefix=var/fuzz-artifacts/ -print_final_stats=1
 
-# Benchmarks (not part of `make test`): about 7 minutes on 2 cores, `make bench-quick` about 3. Writes bench/results.md.
+# Benchmarks (not part of `make test`): about 12 minutes on 2 cores, `make bench-quick` about 5. Writes bench/results.md.
 bench: install-dev
 	$(BIN)/python -m bench.run_all
 

@@ -84,8 +84,8 @@ def test_cli_answers_each_hostile_file_then_the_next_good_one(
     ("name", "expected"),
     [
         ("../escape.png", ""),  # only a path for the CLI: the file is read where it is
-        ("n" * 296 + ".png", "cannot read: File name too long"),
-        ("evil\x00.png", "cannot read: embedded null byte"),
+        ("n" * 296 + ".png", "Expected a readable file. Received File name too long"),
+        ("evil\x00.png", "Expected a readable file. Received embedded null byte"),
     ],
     ids=["dot-dot", "300 characters", "NUL"],
 )

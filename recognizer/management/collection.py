@@ -28,7 +28,7 @@ def collect_images(paths: Iterable[Path]) -> Collection:
     """Every file named, and every image under every folder named, in order."""
     collection = Collection()
     for path in paths:
-        if path.is_dir():
+        if _is_folder(path):
             for candidate in _walk(path, visited=set()):
                 if _starts_like_an_image(candidate):
                     collection.files.append(candidate)
@@ -37,6 +37,13 @@ def collect_images(paths: Iterable[Path]) -> Collection:
         else:
             collection.files.append(path)  # a file named by hand is classified, or reported, as it is
     return collection
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long, say: classify reports it when it reads the file
+        return False
 
 
 def _walk(folder: Path, *, visited: set[tuple[int, int]]) -> Iterator[Path]:
