@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import path
 
 from recognizer.api import docs as api_docs
+from recognizer.api import jobs as api_jobs
 from recognizer.api import views as api
 from recognizer.history import views as history
 from recognizer.ops import health
@@ -23,6 +24,11 @@ urlpatterns = [
     path("api/v1/models", api.models, name="api_models"),
     path("api/v1/classify", api.classify, name="api_classify"),
     path("api/v1/compare", api.compare, name="api_compare"),
+    path("api/v1/jobs", api_jobs.submit, name="api_jobs"),
+    path("api/v1/jobs/<str:job_id>", api_jobs.status, name="api_job"),
+    path("api/v1/jobs/<str:job_id>/results", api_jobs.results, name="api_job_results"),
+    path("api/v1/jobs/<str:job_id>/results.csv", api_jobs.results_as_csv, name="api_job_results_csv"),
+    path("api/v1/jobs/<str:job_id>/cancel", api_jobs.cancel, name="api_job_cancel"),
     path("api/v1/openapi.json", api.openapi_json, name="api_openapi"),
     path("api/docs", api_docs.docs, name="api_docs"),
     path("healthz", health.healthz, name="healthz"),

@@ -19,8 +19,8 @@ ALLOWED = {
     "ops": {"inference", "serving"},
     "history": {"inference"},
     "serving": {"inference"},
-    "pages": {"inference", "history", "ops", "serving"},
-    "api": {"inference", "history", "ops", "serving"},
+    "pages": {"inference", "history", "ops", "serving", "jobs"},
+    "api": {"inference", "history", "ops", "serving", "jobs"},
     "management": {"inference", "history", "serving"},
     "jobs": {"inference", "history", "serving"},
 }

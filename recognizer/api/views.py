@@ -23,7 +23,7 @@ from recognizer.inference.errors import MethodNotAllowed, ModelNotReady
 from recognizer.ops.ratelimit import rate_limit
 from recognizer.ops.responses import handles_errors
 
-JsonView = Callable[[HttpRequest], HttpResponse]
+JsonView = Callable[..., HttpResponse]
 
 
 def json_endpoint(*methods: str) -> Callable[[JsonView], JsonView]:
@@ -33,12 +33,12 @@ def json_endpoint(*methods: str) -> Callable[[JsonView], JsonView]:
         @csrf_exempt
         @wraps(view)
         @handles_errors()
-        def wrapper(request: HttpRequest) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
             if request.method not in methods:
                 raise MethodNotAllowed(
                     f"Expected {' or '.join(methods)} on {request.path}. Received {request.method}", allowed=methods
                 )
-            return view(request)
+            return view(request, *args, **kwargs)
 
         return wrapper
 
