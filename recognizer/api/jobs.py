@@ -17,9 +17,6 @@ from recognizer.jobs.uploads import create_job_from_upload
 from recognizer.ops.ratelimit import rate_limit
 from recognizer.ops.uploads import job_upload
 
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
-
 
 def job_links(job_id: str) -> dict[str, str]:
     return {
@@ -63,7 +60,13 @@ def status(request: HttpRequest, job_id: str) -> JsonResponse:
 def results(request: HttpRequest, job_id: str) -> JsonResponse:
     job = services.get_job(job_id)
     offset = _whole_number(request.GET.get("offset", ""), "offset", default=0, maximum=10**9)
-    limit = _whole_number(request.GET.get("limit", ""), "limit", default=DEFAULT_LIMIT, maximum=MAX_LIMIT, minimum=1)
+    limit = _whole_number(
+        request.GET.get("limit", ""),
+        "limit",
+        default=services.RESULTS_PER_PAGE,
+        maximum=services.MAX_RESULTS_PER_PAGE,
+        minimum=1,
+    )
     page, next_offset = services.job_results(job, offset=offset, limit=limit)
     return JsonResponse({"results": page, "next": next_offset})
 

@@ -30,6 +30,7 @@ def run_chunk(*, pipeline: Pipeline, job_id: UUID | str, start: int, stop: int, 
     job = Job.objects.filter(id=job_id).first()
     if job is None or job.state in Job.FINISHED:
         return 0
+    pipeline.registry.get(job.model)  # loaded here, once, before the threads ask for it all at once
     Job.objects.filter(id=job.id, state=Job.QUEUED).update(state=Job.RUNNING, started_at=timezone.now())
     pending = JobImage.objects.filter(job=job, index__gte=start, index__lt=stop, processed=False)
     work = list(pending.values_list("id", "data"))

@@ -24,6 +24,8 @@ from recognizer.jobs.errors import JobNotFound
 from recognizer.jobs.models import Job, JobImage
 
 ROWS_PER_INSERT = 64
+RESULTS_PER_PAGE = 100
+MAX_RESULTS_PER_PAGE = 1000
 
 
 @dataclass(frozen=True)
