@@ -7,7 +7,7 @@ from recognizer.api import jobs as api_jobs
 from recognizer.api import views as api
 from recognizer.history import views as history
 from recognizer.ops import health
-from recognizer.pages import compare, views
+from recognizer.pages import batch, compare, views
 
 app_name = "recognizer"
 
@@ -16,6 +16,11 @@ urlpatterns = [
     path("about/", views.about, name="about"),
     path("compare/", compare.compare, name="compare"),
     path("r/<uuid:entry_id>/", views.permalink, name="permalink"),
+    path("batch/", batch.batch, name="batch"),
+    path("batch/<uuid:job_id>/", batch.batch_job, name="batch_job"),
+    path("batch/<uuid:job_id>/cancel/", batch.batch_cancel, name="batch_cancel"),
+    path("batch/<uuid:job_id>/results.json", batch.batch_json, name="batch_json"),
+    path("batch/<uuid:job_id>/<int:index>.jpg", batch.batch_thumbnail, name="batch_thumbnail"),
     path("history/", history.history, name="history"),
     path("history/export.csv", history.export, {"fmt": "csv"}, name="history_csv"),
     path("history/export.json", history.export, {"fmt": "json"}, name="history_json"),
