@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imgrec_site.settings")
 
@@ -18,7 +18,8 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["recognizer.jobs"])
 
 
-def ensure_broker_folders() -> None:
+@signals.worker_init.connect
+def ensure_broker_folders(**_: object) -> None:
     """The filesystem transport's folders must exist before anyone sends or receives."""
     options = app.conf.broker_transport_options or {}
     for key in ("data_folder_in", "data_folder_out", "control_folder"):

@@ -20,8 +20,10 @@ from django.utils import timezone
 from recognizer import serving
 from recognizer.inference.errors import ImageTooLarge, InvalidInput, ModelNotFound
 from recognizer.jobs.archives import MIB, ArchiveLimits, open_archive
+from recognizer.jobs.celery import ensure_broker_folders
 from recognizer.jobs.errors import JobNotFound
 from recognizer.jobs.models import Job, JobImage
+from recognizer.jobs.tasks import run_chunk
 
 ROWS_PER_INSERT = 64
 RESULTS_PER_PAGE = 100
@@ -139,8 +141,7 @@ class _UniqueNames:
 
 
 def _queue_chunks(job: Job) -> None:
-    from recognizer.jobs.tasks import run_chunk  # the Celery app is only configured when a job is sent
-
+    ensure_broker_folders()
     size = settings.IMGREC_JOB_CHUNK
     for start in range(0, job.total, size):
         run_chunk.delay(str(job.id), start, min(start + size, job.total))
