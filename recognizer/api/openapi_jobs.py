@@ -117,7 +117,7 @@ def job_paths(model_names: list[str]) -> dict[str, Any]:
                 "parameters": [_JOB_ID],
                 "responses": {
                     "200": {
-                        "description": "index,name,rank,label,class_id,score,error",
+                        "description": "Columns: index, name, rank, label, class_id, score, error",
                         "content": {"text/csv": {"schema": {"type": "string"}}},
                     },
                     **_errors("404", "405"),
