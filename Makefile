@@ -18,7 +18,7 @@ NGINX_BIN ?= $(or $(shell command -v nginx),/usr/sbin/nginx)
 export NGINX_BIN
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: run dev test lint install install-dev migrate static clean browser-deps front-deps services bench bench-quick cluster
+.PHONY: run worker dev test lint install install-dev migrate static clean browser-deps front-deps services bench bench-quick cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,9 +55,18 @@ run: migrate static front-deps
 	$(BIN)/python deploy/render_nginx.py --dir $(FRONT) --listen $(HOST):$(PORT) --upstream unix:$(APP_SOCKET) \
 	  > $(FRONT)/nginx.conf
 	DJANGO_SECRET_KEY=$$(cat var/secret_key) IMGREC_PRELOAD=true IMGREC_CLIENT_IP_HEADER=HTTP_X_FORWARDED_FOR \
-	deploy/serve.sh $(FRONT) $(BIN)/gunicorn imgrec_site.wsgi:application --bind unix:$(APP_SOCKET) \
+	WORKER_COMMAND="$(WORKER) --pidfile $(FRONT)/worker.pid" deploy/serve.sh $(FRONT) $(BIN)/gunicorn imgrec_site.wsgi:application --bind unix:$(APP_SOCKET) \
 	  --pid $(FRONT)/app.pid --control-socket $(FRONT)/app.ctl --workers 1 --worker-class gthread \
 	  --threads $(THREADS) --timeout 120 --keep-alive 75 --access-logfile -
+
+# --- Batch jobs (recognizer/jobs/): a Celery worker, one process, the models loaded once in it ---------
+# On IMGREC_BROKER_URL; by default the embedded broker (kombu's filesystem transport in var/broker/),
+# which `make run` also uses and needs no server. docs/operations.md, "Batch jobs".
+WORKER := $(BIN)/celery -A recognizer.jobs.celery worker --pool=solo --without-gossip --without-mingle \
+  --without-heartbeat --loglevel=INFO
+
+worker: migrate
+	DJANGO_SECRET_KEY=$$(cat var/secret_key) $(WORKER)
 
 dev: migrate
 	DJANGO_DEBUG=true IMGREC_PRELOAD=true $(BIN)/python manage.py runserver $(HOST):$(PORT)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import cli, coldstart, explain, latency, memory, memory_burst, original, overload, throughput
+from bench import cli, coldstart, explain, jobs, latency, memory, memory_burst, original, overload, throughput
 from bench.common import ROOT, Options, Section, Server, rss_mb
 from bench.context import Bench
 
@@ -48,6 +48,10 @@ def main() -> None:
             record(step, bench)
     for step in (coldstart.run, original.run, explain.run, cli.run):
         record(step, bench)
+    # Last: it configures Django in this process, for a database and broker of its own.
+    for section in jobs.run(images=int(options.pick(1000, 300)), rss_images=int(options.pick(5000, 1000))):
+        section.print()
+        sections.append(section)
 
     minutes = (time.perf_counter() - began) / 60
     args.output.write_text(report(sections, options, minutes, load_before))

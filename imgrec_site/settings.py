@@ -161,3 +161,31 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 IMGREC_NODE_NAME = os.getenv("IMGREC_NODE_NAME", "") or socket.gethostname()
 MIDDLEWARE.insert(0, "recognizer.ops.middleware.NodeNameMiddleware")  # outermost: every response
+
+# --- batch jobs on Celery (recognizer/jobs/, docs/operations.md "Batch jobs") -----------------
+# The broker carries only chunk ids; PostgreSQL (the database) holds the jobs' images and results.
+# Default: kombu's filesystem transport in var/broker/, which needs no server (`make run`).
+IMGREC_BROKER_URL = os.getenv("IMGREC_BROKER_URL", "filesystem://")
+IMGREC_BROKER_DIR = Path(os.getenv("IMGREC_BROKER_DIR", str(BASE_DIR / "var" / "broker")))
+# Redis redelivers a chunk whose worker vanished (kill -9, a lost machine) after this many seconds.
+IMGREC_BROKER_VISIBILITY_S = envint("IMGREC_BROKER_VISIBILITY_S", "600", minimum=1)
+IMGREC_JOB_CHUNK = envint("IMGREC_JOB_CHUNK", "32", minimum=1)
+IMGREC_ARCHIVE_MAX_MB = envint("IMGREC_ARCHIVE_MAX_MB", "512", minimum=1)
+IMGREC_ARCHIVE_MAX_ENTRIES = envint("IMGREC_ARCHIVE_MAX_ENTRIES", "5000", minimum=1)
+IMGREC_ARCHIVE_MAX_TOTAL_MB = envint("IMGREC_ARCHIVE_MAX_TOTAL_MB", "2048", minimum=1)
+IMGREC_ARCHIVE_MAX_RATIO = envfloat("IMGREC_ARCHIVE_MAX_RATIO", "100", minimum=1.0)
+# A job's upload (many `images` and/or one `archive`) streams to a temporary file under this cap.
+DATA_UPLOAD_MAX_NUMBER_FILES = IMGREC_ARCHIVE_MAX_ENTRIES + 1
+CELERY_BROKER_URL = IMGREC_BROKER_URL
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": IMGREC_BROKER_VISIBILITY_S}
+if IMGREC_BROKER_URL.startswith("filesystem:"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(IMGREC_BROKER_DIR / "queue"),
+        "data_folder_out": str(IMGREC_BROKER_DIR / "queue"),
+        "control_folder": str(IMGREC_BROKER_DIR / "control"),
+    }
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True

@@ -3,10 +3,11 @@ from __future__ import annotations
 from django.urls import path
 
 from recognizer.api import docs as api_docs
+from recognizer.api import jobs as api_jobs
 from recognizer.api import views as api
 from recognizer.history import views as history
 from recognizer.ops import health, metrics
-from recognizer.pages import compare, views
+from recognizer.pages import batch, compare, views
 
 app_name = "recognizer"
 
@@ -15,6 +16,11 @@ urlpatterns = [
     path("about/", views.about, name="about"),
     path("compare/", compare.compare, name="compare"),
     path("r/<uuid:entry_id>/", views.permalink, name="permalink"),
+    path("batch/", batch.batch, name="batch"),
+    path("batch/<uuid:job_id>/", batch.batch_job, name="batch_job"),
+    path("batch/<uuid:job_id>/cancel/", batch.batch_cancel, name="batch_cancel"),
+    path("batch/<uuid:job_id>/results.json", batch.batch_json, name="batch_json"),
+    path("batch/<uuid:job_id>/<int:index>.jpg", batch.batch_thumbnail, name="batch_thumbnail"),
     path("history/", history.history, name="history"),
     path("history/export.csv", history.export, {"fmt": "csv"}, name="history_csv"),
     path("history/export.json", history.export, {"fmt": "json"}, name="history_json"),
@@ -23,6 +29,11 @@ urlpatterns = [
     path("api/v1/models", api.models, name="api_models"),
     path("api/v1/classify", api.classify, name="api_classify"),
     path("api/v1/compare", api.compare, name="api_compare"),
+    path("api/v1/jobs", api_jobs.submit, name="api_jobs"),
+    path("api/v1/jobs/<str:job_id>", api_jobs.status, name="api_job"),
+    path("api/v1/jobs/<str:job_id>/results", api_jobs.results, name="api_job_results"),
+    path("api/v1/jobs/<str:job_id>/results.csv", api_jobs.results_as_csv, name="api_job_results_csv"),
+    path("api/v1/jobs/<str:job_id>/cancel", api_jobs.cancel, name="api_job_cancel"),
     path("api/v1/openapi.json", api.openapi_json, name="api_openapi"),
     path("api/docs", api_docs.docs, name="api_docs"),
     path("healthz", health.healthz, name="healthz"),

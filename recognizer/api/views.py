@@ -25,7 +25,7 @@ from recognizer.inference.pipeline import rounded
 from recognizer.ops.ratelimit import rate_limit
 from recognizer.ops.responses import handles_errors
 
-JsonView = Callable[[HttpRequest], HttpResponse]
+JsonView = Callable[..., HttpResponse]
 
 
 def json_endpoint(*methods: str) -> Callable[[JsonView], JsonView]:
@@ -37,14 +37,14 @@ def json_endpoint(*methods: str) -> Callable[[JsonView], JsonView]:
         @csrf_exempt
         @wraps(view)
         @handles_errors()
-        def wrapper(request: HttpRequest) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
             if request.method not in allowed:
                 raise MethodNotAllowed(
                     f"Expected {' or '.join(allowed)} on {shown(request.path, quoted=False)}. "
                     f"Received {shown(request.method, limit=20, quoted=False)}",
                     allowed=allowed,
                 )
-            return view(request)
+            return view(request, *args, **kwargs)
 
         return wrapper
 

@@ -16,7 +16,15 @@ from django.http import HttpRequest, HttpResponse
 
 from recognizer.inference.errors import RecognizerError
 from recognizer.ops.responses import error_response
-from recognizer.ops.uploads import ENVELOPE_BYTES, declared_length, multipart_upload, upload_too_large
+from recognizer.ops.uploads import (
+    ENVELOPE_BYTES,
+    declared_length,
+    is_job_upload,
+    job_upload,
+    job_upload_too_large,
+    multipart_upload,
+    upload_too_large,
+)
 
 Handler = Callable[[HttpRequest], HttpResponse]
 
@@ -40,12 +48,27 @@ class UploadLimitMiddleware:
     @staticmethod
     def _body_error(request: HttpRequest) -> RecognizerError | None:
         declared = declared_length(request)
+        if is_job_upload(request):
+            return UploadLimitMiddleware._job_body_error(request, declared)
         if declared > settings.IMGREC_MAX_UPLOAD_BYTES + ENVELOPE_BYTES:
             return upload_too_large(declared)  # refused before a byte of the body is read
         if not request.content_type.startswith("multipart/"):
             return None
         try:
             multipart_upload(request)  # parse now, through CappedMemoryUploadHandler
+        except RecognizerError as error:
+            return error
+        return None
+
+    @staticmethod
+    def _job_body_error(request: HttpRequest, declared: int) -> RecognizerError | None:
+        """A batch job's upload: many files, streamed to disk, under the archive's cap (IMGREC_ARCHIVE_MAX_MB)."""
+        if declared > settings.IMGREC_ARCHIVE_MAX_MB * 1024 * 1024 + ENVELOPE_BYTES:
+            return job_upload_too_large(declared)
+        if not request.content_type.startswith("multipart/"):
+            return None
+        try:
+            job_upload(request)
         except RecognizerError as error:
             return error
         return None

@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.files.uploadedfile import InMemoryUploadedFile
-from django.core.files.uploadhandler import FileUploadHandler, StopUpload
+from django.core.files.uploadhandler import FileUploadHandler, StopUpload, TemporaryFileUploadHandler
 from django.http import QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.utils.datastructures import MultiValueDict
@@ -154,5 +154,71 @@ def declared_length(request: Any) -> int:
 def upload_too_large(received_bytes: int) -> ImageTooLarge:
     return ImageTooLarge(
         f"Expected an upload of at most {settings.IMGREC_MAX_UPLOAD_MB} MB. "
+        f"Received {received_bytes / 1024 / 1024:.1f} MB or more"
+    )
+
+
+# --- a batch job's upload: many files, streamed to disk ------------------------------------------
+
+# Posts that may carry a whole collection (the API's job submission and the batch page).
+JOB_UPLOAD_PATHS = ("/api/v1/jobs", "/batch/")
+
+
+def is_job_upload(request: Any) -> bool:
+    return request.method == "POST" and request.path in JOB_UPLOAD_PATHS
+
+
+class SpoolingUploadHandler(TemporaryFileUploadHandler):
+    """Every file of the request to its own temporary file (removed when it is closed), all of them
+    together held to IMGREC_ARCHIVE_MAX_MB while the body streams in; nothing large stays in memory."""
+
+    def __init__(self, request: Any = None) -> None:
+        super().__init__(request)
+        self.cap = settings.IMGREC_ARCHIVE_MAX_MB * 1024 * 1024
+        self.received = 0
+
+    def handle_raw_input(
+        self, input_data: Any, META: dict[str, Any], content_length: int, boundary: bytes, encoding: str | None = None
+    ) -> tuple[QueryDict, MultiValueDict] | None:
+        if content_length > self.cap + ENVELOPE_BYTES:
+            self._mark_too_large(content_length)
+            return QueryDict(), MultiValueDict()
+        return None
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        self.received += len(raw_data)
+        if self.received > self.cap:
+            self._mark_too_large(self.received)
+            raise StopUpload(connection_reset=False)
+        return super().receive_data_chunk(raw_data, start)
+
+    def _mark_too_large(self, received_bytes: int) -> None:
+        if self.request is not None:
+            self.request.job_upload_too_large = received_bytes
+
+
+def job_upload(request: Any) -> tuple[QueryDict, MultiValueDict]:
+    """The fields and files of a job's multipart upload, parsed through SpoolingUploadHandler.
+
+    Raises ImageTooLarge (413) past IMGREC_ARCHIVE_MAX_MB, InvalidInput (400) for a broken body."""
+    if not hasattr(request, "_files"):  # not parsed yet (the middleware parses it first)
+        request.upload_handlers = [SpoolingUploadHandler(request)]
+    try:
+        data, files = request.POST, request.FILES
+    except RequestDataTooBig:
+        raise ImageTooLarge("Expected form fields under 1 MB besides the files. Received more") from None
+    except (MultiPartParserError, TooManyFilesSent) as error:
+        raise InvalidInput(
+            f"Expected a multipart/form-data body. Received one that could not be parsed: {error}"
+        ) from None
+    too_large = getattr(request, "job_upload_too_large", None)
+    if too_large:
+        raise job_upload_too_large(too_large)
+    return data, files
+
+
+def job_upload_too_large(received_bytes: int) -> ImageTooLarge:
+    return ImageTooLarge(
+        f"Expected the photos and archive of one job to be at most {settings.IMGREC_ARCHIVE_MAX_MB} MB together. "
         f"Received {received_bytes / 1024 / 1024:.1f} MB or more"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 
 import schemathesis
@@ -41,7 +42,11 @@ schema = schemathesis.openapi.from_dict(openapi_document(model_names=serving.get
 def test_the_document_covers_every_api_route_and_names_the_enabled_models(live_server) -> None:  # noqa: ANN001
     with urllib.request.urlopen(f"{live_server.url}/api/v1/openapi.json") as response:
         served = json.load(response)
-    routes = {f"/{pattern.pattern}" for pattern in urls.urlpatterns if str(pattern.pattern).startswith("api/v1/")}
+    routes = {
+        "/" + re.sub(r"<str:(\w+)>", r"{\1}", str(pattern.pattern))
+        for pattern in urls.urlpatterns
+        if str(pattern.pattern).startswith("api/v1/")
+    }
     assert set(served["paths"]) == routes - {"/api/v1/openapi.json"}
     model_field = served["paths"]["/api/v1/classify"]["post"]["parameters"]
     assert [field["schema"].get("enum") for field in model_field if field["name"] == "model"] == [
