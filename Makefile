@@ -140,9 +140,11 @@ services:
 NODES ?= 2
 CLUSTER_DATABASE_URL := postgres://imgrec:imgrec@127.0.0.1:5432/imgrec
 CLUSTER_CACHE_URL := redis://127.0.0.1:6379/0
+CLUSTER_BROKER_URL := redis://127.0.0.1:6379/1
 cluster: static front-deps
 	@if [ -z "$$DATABASE_URL" ] || [ -z "$$DJANGO_CACHE_URL" ]; then deploy/services.sh; fi
 	DATABASE_URL=$${DATABASE_URL:-$(CLUSTER_DATABASE_URL)} DJANGO_CACHE_URL=$${DJANGO_CACHE_URL:-$(CLUSTER_CACHE_URL)} \
+	IMGREC_BROKER_URL=$${IMGREC_BROKER_URL:-$(CLUSTER_BROKER_URL)} WORKER_COMMAND="$(WORKER) --pidfile $(CURDIR)/var/cluster/worker.pid" \
 	DJANGO_SECRET_KEY=$$(cat var/secret_key) IMGREC_PRELOAD=true IMGREC_CLIENT_IP_HEADER=HTTP_X_FORWARDED_FOR \
 	LISTEN=$(HOST):$(PORT) NODES=$(NODES) deploy/cluster.sh $(CURDIR)/var/cluster $(BIN)/python \
 	  $(BIN)/gunicorn imgrec_site.wsgi:application --workers 1 --worker-class gthread \

@@ -89,10 +89,12 @@ for i in $(seq "$nodes"); do
   pids+=($!)
 done
 
-# --- Celery worker (branch jobs) ---------------------------------------------------------------
-# The batch-jobs worker runs beside the nodes against the same DATABASE_URL and broker: start it
-# here, in the background like a node, and add its pid to `pids` (its own --pidfile in $cluster_dir).
-# ------------------------------------------------------------------------------------------------
+# The batch-jobs worker (WORKER_COMMAND, from `make cluster`) runs beside the nodes against the same
+# database and broker; like a node, its exit is not the cluster's.
+if [ -n "${WORKER_COMMAND:-}" ]; then
+  $WORKER_COMMAND >>"$cluster_dir/worker.log" 2>&1 &
+  pids+=($!)
+fi
 
 echo "cluster.sh: the front on http://$listen, $nodes app nodes (logs: $cluster_dir/*.log and below)" >&2
 
