@@ -16,12 +16,15 @@ run here or listed there.
 
 from __future__ import annotations
 
+import io
+import json
 import re
 import shlex
 import socket
 import subprocess
 import time
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,12 +38,16 @@ PHOTOS = Path(skimage.__file__).parent / "data"
 PORTS = range(18400, 18500)
 REFUSING_PROXY = "http://127.0.0.1:18499"  # nothing listens there (test_every_readme_command_... checks)
 
+EXAMPLE_JOB_ID = "0f5e..."
+JOBS_MADE: dict[str, str] = {}  # the id of the job the README's POST made, for the commands after it
+
 NOT_RUN = {
     "make run": "serves until stopped; its parts (migrate, collectstatic, gunicorn) are run by tests/ops and below",
     "make test": "runs this very suite",
     "make dev": "serves until stopped (runserver)",
     "make bench": "takes minutes; bench/ prints figures, it asserts nothing",
     "make bench-quick": "takes minutes; bench/ prints figures, it asserts nothing",
+    "make cluster": "serves until stopped; tests/ops/test_cluster.py runs deploy/cluster.sh with two nodes",
 }
 
 
@@ -90,8 +97,7 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str | Path]:
     for name in (".venv", "manage.py"):
         (folder / name).symlink_to(PROJECT_ROOT / name)
     for name in named_files():
-        photo = Image.open(PHOTOS / "chelsea.png" if "cat" in name else PHOTOS / "coffee.png").convert("RGB")
-        photo.save(folder / name)
+        write_named_file(folder, name)
     for name in named_folders():  # a folder of photos, one of them a level down
         (folder / name / "day2").mkdir(parents=True)
         Image.open(PHOTOS / "chelsea.png").convert("RGB").save(folder / name / "cat.jpg")
@@ -103,6 +109,7 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str | Path]:
         "HOME": str(home),
         "IMGREC_WEIGHTS": "random",
         "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
+        "IMGREC_BROKER_DIR": str(folder / "broker"),  # the README's job waits in the embedded broker, here
         "https_proxy": REFUSING_PROXY,
         "http_proxy": REFUSING_PROXY,
         "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -118,9 +125,22 @@ def named_files() -> set[str]:
     for command in readme_commands():
         for word in shlex.split(command):
             word = word.split("=@")[-1].removeprefix("@")
-            if re.fullmatch(r"[\w-]+\.(jpg|jpeg|png)", word):
+            if re.fullmatch(r"[\w-]+\.(jpg|jpeg|png|zip)", word):
                 names.add(word)
     return names
+
+
+def write_named_file(folder: Path, name: str) -> None:
+    """A photo for `x.jpg` / `x.png`; for `x.zip`, an archive of two photos."""
+    photo = Image.open(PHOTOS / "chelsea.png" if "cat" in name else PHOTOS / "coffee.png").convert("RGB")
+    if not name.endswith(".zip"):
+        photo.save(folder / name)
+        return
+    with zipfile.ZipFile(folder / name, "w") as archive:
+        for member in ("day1/coffee.jpg", "day2/cat.jpg"):
+            buffer = io.BytesIO()
+            photo.save(buffer, "JPEG")
+            archive.writestr(member, buffer.getvalue())
 
 
 def named_folders() -> set[str]:
@@ -217,11 +237,15 @@ def test_readme_curl_command(command: str, served: str, newcomer: dict[str, str 
     folder, env = split_newcomer(newcomer)
     for proxy in ("https_proxy", "http_proxy"):
         env.pop(proxy)
+    # The README's job commands name an example id ("0f5e..."): the job its own POST made stands in.
+    command = command.replace(EXAMPLE_JOB_ID, JOBS_MADE.get("id", EXAMPLE_JOB_ID))
     args = [word.replace("http://127.0.0.1:8000", served) for word in shlex.split(command)]
     done = run([*args, "--silent", "--show-error", "--write-out", "\n%{http_code}"], folder, env)
     assert done.returncode == 0, done.stderr
     body, status = done.stdout.rsplit("\n", 1)
     assert status.startswith("2"), f"{command} -> {status} {body[:500]}"
+    if command.endswith("/api/v1/jobs"):
+        JOBS_MADE["id"] = json.loads(body)["id"]
 
 
 def test_the_refusing_proxy_port_is_closed() -> None:
