@@ -10,6 +10,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from recognizer.inference.gradcam import GradCam, heatmaps_from, last_conv_layer, render_overlay_png, upsample_heatmap
+from recognizer.inference.registry import ModelRegistry
 from recognizer.inference.zoo.efficientnet_lite import build_efficientnet_lite0_architecture
 from tests.inference.photos import CHELSEA, COFFEE, model_batch, open_rgb
 
@@ -78,6 +79,24 @@ def test_the_last_conv_block_is_found_and_heatmaps_are_a_7x7_grid_in_0_1(
     assert heatmaps.min() >= 0.0
     for heatmap in heatmaps:
         assert heatmap.max() == 0.0 or heatmap.max() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "layer_name", "grid"),
+    [("inception_v3", "mixed10", 8), ("densenet121", "relu", 7)],
+)
+def test_the_optional_models_are_explained_too(
+    three_models: ModelRegistry, name: str, layer_name: str, grid: int
+) -> None:
+    """InceptionV3 and DenseNet121 (random weights, the session's loaded models); VGG16 is VGG19's family."""
+    model = three_models.get(name)
+    size = model.spec.input_size
+    pixels = np.random.default_rng(1).uniform(0, 255, (size, size, 3)).astype(np.float32)
+    class_index, heatmap = model.explain(pixels, None)
+    assert GradCam(model.compiled.model).layer.name == layer_name
+    assert 0 <= class_index < 1000
+    assert heatmap.shape == (grid, grid) and np.isfinite(heatmap).all()
+    assert heatmap.min() >= 0.0 and (heatmap.max() == 0.0 or heatmap.max() == pytest.approx(1.0))
 
 
 def test_a_batch_explains_each_image_as_if_alone(tiny_cam_model: keras.Model) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 
+import keras
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from recognizer.history.models import HistoryEntry
 from recognizer.inference.registry import ModelRegistry
+from tests.conftest import ServeRegistry
 from tests.images import png_bytes
+from tests.inference.test_registry import TINY_INPUT, tiny_spec
 
 
 def classify(client: Client, *, model: str = "efficientnet_lite0", data: bytes | None = None) -> str:
@@ -90,8 +93,15 @@ def test_a_hedge_shows_beside_an_uncertain_top1(client: Client, registry: ModelR
     assert 'id="hedge"' not in client.get(location).content.decode()  # a sure top-1 needs no hedge
 
 
-def test_low_confidence_says_it_looks_like_none_of_the_classes(client: Client, registry: ModelRegistry) -> None:
-    location = classify(client, model="resnet50")  # random weights: nearly uniform scores
+def test_low_confidence_says_it_looks_like_none_of_the_classes(client: Client, serve_registry: ServeRegistry) -> None:
+    # A classifier whose weights are all zero: every class 1/1000, as sure as a model can be of nothing.
+    def uniform(weights_path: object, **_: object) -> keras.Model:
+        inputs = keras.Input((TINY_INPUT, TINY_INPUT, 3))
+        pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+        return keras.Model(inputs, keras.layers.Dense(1000, activation="softmax", kernel_initializer="zeros")(pooled))
+
+    serve_registry(ModelRegistry([tiny_spec("uniform", uniform)], weights_mode="random"))
+    location = classify(client, model="uniform")
     entry = HistoryEntry.objects.get()
     assert entry.confidence == "low" and entry.hedge is None
     html = client.get(location).content.decode()
