@@ -70,15 +70,8 @@ for i in $(seq "$nodes"); do upstreams+=(--upstream "unix:$cluster_dir/node$i.so
 "$python" "$checkout/deploy/render_nginx.py" --dir "$cluster_dir" --listen "$listen" "${upstreams[@]}" \
   > "$cluster_dir/nginx.conf" || exit 1
 
-pids=()
-stop() {
-  trap - INT TERM
-  [ ${#pids[@]} = 0 ] && return
-  kill -TERM "${pids[@]}" 2>/dev/null
-  wait "${pids[@]}" 2>/dev/null
-}
-trap 'stop; exit 130' INT
-trap 'stop; exit 143' TERM
+# shellcheck source=deploy/supervise.sh
+source "$(dirname "$0")/supervise.sh"
 
 "$nginx" -p "$cluster_dir/" -e "$cluster_dir/error.log" -c "$cluster_dir/nginx.conf" &
 nginx_pid=$!

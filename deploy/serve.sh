@@ -26,16 +26,8 @@ for pid_file in "$front_dir"/*.pid; do
   rm -f "$pid_file"
 done
 
-pids=()
-stop() {
-  trap - INT TERM
-  [ ${#pids[@]} = 0 ] && return
-  kill -TERM "${pids[@]}" 2>/dev/null
-  wait "${pids[@]}" 2>/dev/null
-}
-# Set before either starts, so a signal in between cannot leave one behind.
-trap 'stop; exit 130' INT
-trap 'stop; exit 143' TERM
+# shellcheck source=deploy/supervise.sh
+source "$(dirname "$0")/supervise.sh"
 
 "$nginx" -p "$front_dir/" -e "$front_dir/error.log" -c "$front_dir/nginx.conf" &
 nginx_pid=$!
