@@ -184,6 +184,8 @@ if IMGREC_BROKER_URL.startswith("filesystem:"):
         "data_folder_in": str(IMGREC_BROKER_DIR / "queue"),
         "data_folder_out": str(IMGREC_BROKER_DIR / "queue"),
         "control_folder": str(IMGREC_BROKER_DIR / "control"),
+        # The transport polls its folder (1 s by default); a worker between two chunks would idle that long.
+        "polling_interval": 0.05,
     }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -6,12 +6,15 @@ the model's weights are loaded once in it and its batching engine runs the chunk
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imgrec_site.settings")
+
+logger = logging.getLogger(__name__)
 
 app = Celery("imgrec")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -25,3 +28,17 @@ def ensure_broker_folders(**_: object) -> None:
     for key in ("data_folder_in", "data_folder_out", "control_folder"):
         if key in options:
             Path(options[key]).mkdir(parents=True, exist_ok=True)
+
+
+@signals.worker_ready.connect
+def requeue_lost_chunks(**_: object) -> None:
+    """The filesystem broker has no acknowledgements: a chunk its worker was running when it died is gone
+    from the queue. With that broker there is one worker (`make run`'s), so as it starts, every chunk
+    still unfinished is queued again. Redis redelivers by itself (acks_late, visibility timeout)."""
+    if not str(app.conf.broker_url).startswith("filesystem:"):
+        return
+    from recognizer.jobs.services import requeue_unfinished_jobs  # Django is set up once the worker is
+
+    requeued = requeue_unfinished_jobs()
+    if requeued:
+        logger.warning("queued again %d unfinished chunk(s) of earlier jobs", requeued)

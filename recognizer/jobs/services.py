@@ -147,6 +147,22 @@ def _queue_chunks(job: Job) -> None:
         run_chunk.delay(str(job.id), start, min(start + size, job.total))
 
 
+def requeue_unfinished_jobs() -> int:
+    """Queue again every chunk of a queued or running job that still has unprocessed images; returns how
+    many. For the embedded filesystem broker, which loses the chunk its worker was running when that
+    worker was killed: the worker calls this as it starts. A chunk queued twice is harmless (each result
+    is written once), only some wasted lookups."""
+    ensure_broker_folders()
+    size = settings.IMGREC_JOB_CHUNK
+    queued = 0
+    for job in Job.objects.filter(state__in=[Job.QUEUED, Job.RUNNING]).only("id", "total"):
+        pending = JobImage.objects.filter(job=job, processed=False).values_list("index", flat=True)
+        for start in sorted({index // size * size for index in pending}):
+            run_chunk.delay(str(job.id), start, min(start + size, job.total))
+            queued += 1
+    return queued
+
+
 def job_progress(job: Job) -> Progress:
     counts = JobImage.objects.filter(job=job, processed=True).aggregate(
         finished=Count("id"), failed=Count("id", filter=~Q(error=""))

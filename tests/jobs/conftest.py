@@ -62,7 +62,8 @@ def start_worker(transactional_db: None, broker: str, tmp_path: Path) -> Iterato
     started: list[Worker] = []
     database = connection.settings_dict
 
-    def start(*, models: str = "efficientnet_lite0", chunk: int = 4) -> Worker:
+    def start(*, models: str = "efficientnet_lite0", chunk: int = 4, **overrides: str) -> Worker:
+        """`overrides`: more environment for the worker (IMGREC_BROKER_URL=filesystem://, ...)."""
         env = {
             **os.environ,
             "DATABASE_URL": (
@@ -77,6 +78,7 @@ def start_worker(transactional_db: None, broker: str, tmp_path: Path) -> Iterato
             "IMGREC_CACHE_DIR": str(tmp_path / "cache"),
             "DJANGO_SECRET_KEY": "only-for-tests",
             "DJANGO_CONN_MAX_AGE": "0",
+            **overrides,
         }
         log = tmp_path / f"worker-{len(started)}.log"
         ready = tmp_path / f"worker-{len(started)}.ready"
