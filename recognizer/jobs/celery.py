@@ -15,7 +15,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "imgrec_site.settings")
 
 app = Celery("imgrec")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["recognizer.jobs"])
+app.autodiscover_tasks(["recognizer.jobs", "recognizer.custom"])
 
 
 @signals.worker_init.connect
