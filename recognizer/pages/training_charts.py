@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from recognizer.pages import charts  # noqa: F401  (sets svg.fonttype: text stays text)
 
@@ -30,6 +31,7 @@ def progress_chart_svg(epochs: Sequence[dict[str, float]]) -> bytes:
         label="validation accuracy",
     )  # fmt: skip
     loss_axes.set_xlabel("epoch")
+    loss_axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     loss_axes.set_ylabel("training loss", color=LOSS_COLOR)
     accuracy_axes.set_ylabel("validation accuracy (%)", color=ACCURACY_COLOR)
     accuracy_axes.set_ylim(0, 105)
@@ -57,7 +59,7 @@ def confusion_chart_svg(confusion: Sequence[Sequence[int]], classes: Sequence[st
     axes.set_yticks(range(count), labels)
     axes.set_xlabel("predicted class")
     axes.set_ylabel("true class")
-    figure.colorbar(image, ax=axes, shrink=0.8)
+    figure.colorbar(image, ax=axes, shrink=0.8, ticks=MaxNLocator(integer=True))
     return _svg(figure)
 
 
