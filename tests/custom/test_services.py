@@ -51,6 +51,14 @@ def test_an_unknown_or_not_enabled_backbone_is_refused_naming_the_ready_ones() -
         services.checked_backbone("densenet121")  # in the catalogue, not enabled here
 
 
+def test_a_backbone_that_failed_to_load_is_not_ready(offline_registry: Callable[[list[str]], Any]) -> None:
+    registry = offline_registry(["efficientnet_lite0", "resnet50"])
+    registry.load("resnet50")  # no ImageNet weights offline: failed
+    assert services.ready_backbones() == ["efficientnet_lite0"]
+    with pytest.raises(InvalidInput, match="Received a backbone that is not ready: 'resnet50'"):
+        services.checked_backbone("resnet50")
+
+
 def test_a_model_is_stored_with_its_photos_and_queued_after_commit(
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
