@@ -88,11 +88,12 @@ fuzz: install-dev
 	$(BIN)/python -m fuzz.fuzz_decode -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=3072 \
 	  -artifact_prefix=var/fuzz-artifacts/ -print_final_stats=1
 
-# Benchmarks (not part of `make test`): about 12 minutes on 2 cores, `make bench-quick` about 5. Writes bench/results.md.
-bench: install-dev
+# Benchmarks (not part of `make test`): about 40 minutes on 2 cores, `make bench-quick` about 15. Writes bench/results.md.
+# Slow clients run against `make run` itself (nginx), the cluster figures on the local PostgreSQL and Redis.
+bench: install-dev front-deps services
 	$(BIN)/python -m bench.run_all
 
-bench-quick: install-dev
+bench-quick: install-dev front-deps services
 	$(BIN)/python -m bench.run_all --quick
 
 clean:

@@ -108,7 +108,7 @@ def run_cli(folder: Path, model: str) -> dict[str, float]:
 
 def measure(options: Options) -> Section:
     count = int(options.pick(1000, 300))
-    section = Section(f"7. CLI: classify a folder of {count} distinct JPEG photos (~500x375) vs bare batch-16 forward")
+    section = Section(f"CLI: classify a folder of {count} distinct JPEG photos (~500x375) vs bare batch-16 forward")
     with tempfile.TemporaryDirectory(prefix="imgrec-bench-cli-") as tmp:
         folder = Path(tmp) / "photos"
         began = time.perf_counter()

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.common import ROOT, Row, Section, percentile, photo_jpeg, unique_upload
+from bench.common import ROOT, Row, Section, free_port, percentile, photo_jpeg, unique_upload
 
 DATABASE_URL = "postgres://imgrec:imgrec@127.0.0.1:5432/out_imgrec_bench"
 CACHE_URL = "redis://127.0.0.1:6379/11"
@@ -187,6 +187,33 @@ def throughput_rows(label: str, outcomes: list[Outcome], seconds: float) -> list
     ]
 
 
+def measure(*, model: str, clients: int, seconds: float, port: int) -> Section:
+    photo = photo_jpeg()
+    section = Section(f"Cluster: the front and N app nodes on this machine ({os.cpu_count()} cores), {model}")
+    for nodes in (1, 2):
+        with tempfile.TemporaryDirectory(prefix="imgrec-cluster-") as directory:
+            cluster = Cluster(nodes=nodes, port=port, model=model, directory=Path(directory))
+            try:
+                ready_s = cluster.wait_ready()
+                load(port, clients=2, seconds=3, photo=photo)  # warm-up
+                outcomes = load(port, clients=clients, seconds=seconds, photo=photo)
+                section.rows += throughput_rows(f"{nodes} node(s), {clients} clients", outcomes, seconds)
+                section.notes.append(f"{nodes} node(s) ready in {ready_s:.0f} s")
+                if nodes == 2:
+                    section.rows += failover_rows(cluster, clients=clients, seconds=seconds, port=port, photo=photo)
+            finally:
+                cluster.stop()
+    return section
+
+
+def run(bench: object) -> Section:
+    """A step of `make bench`: one node, then two, then a node killed, on a free port."""
+    quick = getattr(getattr(bench, "options", None), "quick", False)
+    section = measure(model="resnet50", clients=8, seconds=10.0 if quick else 20.0, port=free_port())
+    section.title = f"{section.title} (deploy/cluster.sh as `make cluster`)"
+    return section
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="resnet50")
@@ -194,25 +221,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--port", type=int, default=18620)
     args = parser.parse_args()
-    photo = photo_jpeg()
-    section = Section(f"Cluster: the front and N app nodes on this machine ({os.cpu_count()} cores), {args.model}")
-    for nodes in (1, 2):
-        with tempfile.TemporaryDirectory(prefix="imgrec-cluster-") as directory:
-            cluster = Cluster(nodes=nodes, port=args.port, model=args.model, directory=Path(directory))
-            try:
-                ready_s = cluster.wait_ready()
-                load(args.port, clients=2, seconds=3, photo=photo)  # warm-up
-                outcomes = load(args.port, clients=args.clients, seconds=args.seconds, photo=photo)
-                section.rows += throughput_rows(f"{nodes} node(s), {args.clients} clients", outcomes, args.seconds)
-                section.notes.append(f"{nodes} node(s) ready in {ready_s:.0f} s")
-                if nodes == 2:
-                    section.rows += failover_rows(cluster, args, photo)
-            finally:
-                cluster.stop()
-    section.print()
+    measure(model=args.model, clients=args.clients, seconds=args.seconds, port=args.port).print()
 
 
-def failover_rows(cluster: Cluster, args: argparse.Namespace, photo: bytes) -> list[Row]:
+def failover_rows(cluster: Cluster, *, clients: int, seconds: float, port: int, photo: bytes) -> list[Row]:
     kill_now = threading.Event()
     killed_at: list[float] = []
 
@@ -226,7 +238,7 @@ def failover_rows(cluster: Cluster, args: argparse.Namespace, photo: bytes) -> l
         killed_at.append(time.perf_counter())
 
     threading.Thread(target=killer).start()
-    outcomes = load(args.port, clients=args.clients, seconds=args.seconds, photo=photo, during=kill_now)
+    outcomes = load(port, clients=clients, seconds=seconds, photo=photo, during=kill_now)
     failed = [outcome for outcome in outcomes if outcome.status != 200]
     after = [outcome for outcome in outcomes if killed_at and outcome.started > killed_at[0]]
     statuses: dict[int, int] = {}
@@ -234,8 +246,8 @@ def failover_rows(cluster: Cluster, args: argparse.Namespace, photo: bytes) -> l
         statuses[outcome.status] = statuses.get(outcome.status, 0) + 1
     return [
         Row(
-            f"kill -9 of node2 under {args.clients} clients: requests failed",
-            f"{len(failed)} of {len(outcomes)} (statuses {statuses or '-'}; at most {args.clients} were in flight)",
+            f"kill -9 of node2 under {clients} clients: requests failed",
+            f"{len(failed)} of {len(outcomes)} (statuses {statuses or '-'}; at most {clients} were in flight)",
         ),
         Row(
             "requests sent after the kill: answered 200 by node1",

@@ -30,7 +30,7 @@ def seconds_to_ready(server: Server, bench: Bench, *, limit_s: float = 300.0) ->
 
 
 def run(bench: Bench) -> Section:
-    section = Section("5. Cold start: gunicorn start -> ready (three models; Lite0 from its weight cache)")
+    section = Section("Cold start: gunicorn start -> ready (three models; Lite0 from its weight cache)")
     with Server() as server:
         server.migrate()
         server.start()

@@ -48,7 +48,7 @@ def measure(options: Options) -> Section:
     from recognizer.inference.catalog import SPECS_BY_NAME
     from recognizer.inference.registry import ModelRegistry
 
-    section = Section("7. Grad-CAM (explain) vs the bare forward pass, batch 1, in-process")
+    section = Section("Grad-CAM (explain) vs the bare forward pass, batch 1, in-process")
     repeats = int(options.pick(20, 6))
     registry = ModelRegistry([SPECS_BY_NAME[name] for name in MODELS], weights_mode="random")
     try:

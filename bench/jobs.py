@@ -113,7 +113,7 @@ def run(*, images: int, rss_images: int) -> Iterator[Section]:
     )  # fmt: skip
     try:
         job_photos = photos(images)
-        section = Section(f"9. Batch job of {images:,} distinct 500x375 JPEGs, one worker vs bare batch-16 forward")
+        section = Section(f"Batch job of {images:,} distinct 500x375 JPEGs, one worker vs bare batch-16 forward")
         for model in models:
             run_job(model, photos(CHUNK, offset=10**6))  # the worker loads and warms the model
             bare_ms = bare_forward_ms(model, 5)
@@ -136,7 +136,7 @@ def run(*, images: int, rss_images: int) -> Iterator[Section]:
             "to its last result written (decode, forward, thumbnail and database writes included)"
         )
         yield section
-        rss = Section(f"10. Worker RSS over a job of {rss_images:,} images (efficientnet_lite0)")
+        rss = Section(f"Worker RSS over a job of {rss_images:,} images (efficientnet_lite0)")
         _, samples = run_job("efficientnet_lite0", photos(rss_images, offset=2 * 10**6), worker_pid=worker.pid)
         start = samples[min(len(samples) - 1, max(1, len(samples) // 10))]  # after the first tenth: warm
         growth = max(samples) / start - 1

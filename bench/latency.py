@@ -47,7 +47,7 @@ def server_timings(body: bytes) -> dict[str, float]:
 
 
 def run(bench: Bench) -> Section:
-    section = Section("1. Latency: sequential requests vs bare compiled forward (batch 1)")
+    section = Section("Latency: sequential requests vs bare compiled forward (batch 1)")
     count = int(bench.options.pick(50, 15))
     for model in ("resnet50", "vgg19"):
         compiled = bench.bare(model)

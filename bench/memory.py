@@ -30,7 +30,7 @@ def weight_mb() -> float:
 
 
 def run(bench: Bench) -> Section:
-    section = Section("4. Memory: one process, models shared by all threads")
+    section = Section("Memory: one process, models shared by all threads")
     loaded = bench.measured["rss_loaded_mb"]
     empty, weights = empty_tensorflow_rss_mb(), weight_mb()
     ratio = loaded / (empty + weights)

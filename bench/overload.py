@@ -14,7 +14,7 @@ SENDERS = 256
 
 
 def run(bench: Bench) -> Section:
-    section = Section(f"3. Overload: open-loop burst at 4x capacity ({MODEL})")
+    section = Section(f"Overload: open-loop burst at 4x capacity ({MODEL})")
     capacity = bench.measured["throughput_rps"]
     rate = 4 * capacity
     duration_s = float(bench.options.pick(10, 5))

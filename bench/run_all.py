@@ -14,7 +14,20 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import cli, coldstart, explain, jobs, latency, memory, memory_burst, original, overload, throughput
+from bench import (
+    cli,
+    cluster,
+    coldstart,
+    explain,
+    jobs,
+    latency,
+    memory,
+    memory_burst,
+    original,
+    overload,
+    slow_clients,
+    throughput,
+)
 from bench.common import ROOT, Options, Section, Server, rss_mb
 from bench.context import Bench
 
@@ -46,7 +59,8 @@ def main() -> None:
         bench.api_available = server.path_exists("/api/v1/classify")
         for step in (latency.run, throughput.run, overload.run, memory.run, memory_burst.run):
             record(step, bench)
-    for step in (coldstart.run, original.run, explain.run, cli.run):
+    # Each of these starts the servers it measures: `make run` behind nginx, then `make cluster`'s script.
+    for step in (coldstart.run, original.run, explain.run, cli.run, slow_clients.run, cluster.run):
         record(step, bench)
     # Last: it configures Django in this process, for a database and broker of its own.
     for section in jobs.run(images=int(options.pick(1000, 300)), rss_images=int(options.pick(5000, 1000))):
@@ -71,9 +85,9 @@ def report(sections: list[Section], options: Options, minutes: float, load_befor
         "the same run: between the sequential requests (latency), right before and after the load (throughput).",
         "",
     ]
-    for section in sections:
+    for number, section in enumerate(sections, start=1):
         lines += [
-            f"## {section.title}",
+            f"## {number}. {section.title}",
             "",
             "| metric | value | baseline | ratio | target | |",
             "|---|---|---|---|---|---|",

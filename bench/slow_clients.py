@@ -2,6 +2,8 @@
 
     .venv/bin/python -m bench.slow_clients [--url http://127.0.0.1:8000] [--connections 1000] [--hold 30]
 
+against a server already running (`make run`); `make bench` runs it against a `make run` of its own.
+
 Opens `--connections` TCP connections in three flavours and keeps them open for `--hold` seconds:
   - silent:  connect and send nothing;
   - headers: send `GET / HTTP/1.1` and one header line, never the blank line that ends the headers;
@@ -21,20 +23,25 @@ import argparse
 import http.client
 import io
 import ipaddress
+import os
 import secrets
 import selectors
+import signal
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image
 
-from bench.common import Row, Section, percentile, verdict
+from bench.common import ROOT, Row, Section, free_port, percentile, verdict
 
 FLAVOURS = ("silent", "headers", "body")
 MAX_CONNECTIONS = 5000
@@ -214,38 +221,26 @@ def closure_row(flavour: str, idle: list[Idle], hold_s: float) -> Row:
     return Row(f"{flavour}: closed by the server", f"{len(closed)} of {len(mine)} within {hold_s:.0f} s{when}{said}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--url", default="http://127.0.0.1:8000")
-    parser.add_argument("--connections", type=int, default=1000)
-    parser.add_argument("--hold", type=float, default=30.0, help="seconds to keep the idle connections open")
-    parser.add_argument("--probes", type=int, default=10, help="/healthz and classify probes each, over the hold")
-    parser.add_argument("--probe-timeout", type=float, default=10.0)
-    parser.add_argument("--model", default="efficientnet_lite0")
-    args = parser.parse_args()
-    url = urlsplit(args.url)
-    host, port = url.hostname or "127.0.0.1", url.port or 80
-    if not ipaddress.ip_address(socket.gethostbyname(host)).is_loopback:
-        parser.error("only a loopback server may be loaded with idle connections")
-    if not 0 < args.connections <= MAX_CONNECTIONS or not 0 < args.hold <= MAX_HOLD_S:
-        parser.error(f"--connections 1..{MAX_CONNECTIONS} and --hold up to {MAX_HOLD_S:.0f} s")
-
-    prober = Prober(host, port, args.probe_timeout, args.model)
-    section = Section(f"Slow clients: {args.connections} idle connections to {args.url} held {args.hold:.0f} s")
+def measure(*, url: str, connections: int, hold_s: float, probes: int, probe_timeout_s: float, model: str) -> Section:
+    """The idle connections held against the server at `url` while probes time /healthz and a classify."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    prober = Prober(host, port, probe_timeout_s, model)
+    section = Section(f"Slow clients: {connections} idle connections to {url} held {hold_s:.0f} s")
     healthz_before, classify_before = Probes(), Probes()
     for seed in range(3):  # the first classify may still pay for a warm-up
         record(healthz_before, prober.healthz, seed)
         record(classify_before, prober.classify, 1000 + seed)
     section.rows.append(Row("GET /healthz before opening them", figures(healthz_before)))
-    section.rows.append(Row(f"POST /api/v1/classify ({args.model}) before", figures(classify_before)))
+    section.rows.append(Row(f"POST /api/v1/classify ({model}) before", figures(classify_before)))
 
     started = time.perf_counter()
-    idle = open_idle(host, port, args.connections)
+    idle = open_idle(host, port, connections)
     section.rows.append(Row("connections opened", f"{len(idle)} in {time.perf_counter() - started:.1f} s"))
-    end = time.perf_counter() + args.hold
+    end = time.perf_counter() + hold_s
     watcher = threading.Thread(target=watch_closures, args=(idle, end), daemon=True)
     watcher.start()
-    loaded, shed = run_probes(prober, args.probes, idle, end)
+    loaded, shed = run_probes(prober, probes, idle, end)
     watcher.join()
     for connection in idle:
         connection.sock.close()
@@ -257,14 +252,97 @@ def main() -> None:
             )
             section.rows.append(
                 Row(
-                    f"POST /api/v1/classify ({args.model}) {when}",
+                    f"POST /api/v1/classify ({model}) {when}",
                     figures(phase.classify),
                     target="< 2 s",
                     met=met(phase.classify, 2000),
                 )
             )
-    section.rows += [closure_row(flavour, idle, args.hold) for flavour in FLAVOURS]
-    section.print()
+    section.rows += [closure_row(flavour, idle, hold_s) for flavour in FLAVOURS]
+    return section
+
+
+def run(bench: object) -> Section:
+    """A step of `make bench`: `make run` itself (the front and gunicorn, as a user starts it), on a port,
+    front directory and SQLite database of its own, random weights, EfficientNet-Lite0 only."""
+    quick = getattr(getattr(bench, "options", None), "quick", False)
+    with tempfile.TemporaryDirectory(prefix="imgrec-bench-front-") as directory:
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{directory}/db.sqlite3",
+            "IMGREC_BROKER_DIR": f"{directory}/broker",
+            "IMGREC_WEIGHTS": "random",
+            "IMGREC_MODELS": "efficientnet_lite0",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
+        log = Path(directory) / "make-run.log"
+        with log.open("wb") as output:
+            make = subprocess.Popen(
+                ["make", "run", f"PORT={port}", f"FRONT={directory}/front"],
+                cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+            try:
+                wait_ready(port, make, log)
+                section = measure(
+                    url=f"http://127.0.0.1:{port}",
+                    connections=1000,
+                    hold_s=20.0 if quick else 30.0,
+                    probes=10,
+                    probe_timeout_s=10.0,
+                    model="efficientnet_lite0",
+                )
+            finally:
+                os.killpg(make.pid, signal.SIGTERM)
+                try:
+                    make.wait(timeout=120)
+                except subprocess.TimeoutExpired:
+                    os.killpg(make.pid, signal.SIGKILL)
+                    make.wait()
+    section.title = "Slow clients: 1000 idle connections held against `make run` (nginx in front of gunicorn)"
+    section.notes.append("`make run` started by the benchmark; figures from bench/slow_clients.py")
+    return section
+
+
+def wait_ready(port: int, process: subprocess.Popen[bytes], log: Path, limit_s: float = 900.0) -> None:
+    """Until /readyz answers 200 through the front (`make run` may first install and migrate)."""
+    began = time.monotonic()
+    while time.monotonic() - began < limit_s:
+        if process.poll() is not None:
+            raise RuntimeError(f"make run exited with {process.returncode}; see {log}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/readyz")
+            if connection.getresponse().status == 200:
+                return
+        except (OSError, http.client.HTTPException):
+            pass
+        time.sleep(1.0)
+    raise RuntimeError(f"make run was not ready in {limit_s:.0f} s; see {log}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--connections", type=int, default=1000)
+    parser.add_argument("--hold", type=float, default=30.0, help="seconds to keep the idle connections open")
+    parser.add_argument("--probes", type=int, default=10, help="/healthz and classify probes each, over the hold")
+    parser.add_argument("--probe-timeout", type=float, default=10.0)
+    parser.add_argument("--model", default="efficientnet_lite0")
+    args = parser.parse_args()
+    url = urlsplit(args.url)
+    if not ipaddress.ip_address(socket.gethostbyname(url.hostname or "127.0.0.1")).is_loopback:
+        parser.error("only a loopback server may be loaded with idle connections")
+    if not 0 < args.connections <= MAX_CONNECTIONS or not 0 < args.hold <= MAX_HOLD_S:
+        parser.error(f"--connections 1..{MAX_CONNECTIONS} and --hold up to {MAX_HOLD_S:.0f} s")
+    measure(
+        url=args.url,
+        connections=args.connections,
+        hold_s=args.hold,
+        probes=args.probes,
+        probe_timeout_s=args.probe_timeout,
+        model=args.model,
+    ).print()
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def closed_loop(bench: Bench, *, clients: int, duration_s: float) -> tuple[int, 
 
 
 def run(bench: Bench) -> Section:
-    section = Section(f"2. Throughput: {CLIENTS} concurrent clients vs bare batch-16 forward ({MODEL})")
+    section = Section(f"Throughput: {CLIENTS} concurrent clients vs bare batch-16 forward ({MODEL})")
     duration_s = float(bench.options.pick(30, 10))
     closed_loop(bench, clients=CLIENTS, duration_s=2.0)  # every bucket and thread warmed
     compiled = bench.bare(MODEL)
