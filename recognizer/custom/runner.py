@@ -23,15 +23,20 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from recognizer.custom.errors import TrainingSetRefused
 from recognizer.custom.feature_cache import DatabaseFeatureCache
 from recognizer.custom.models import CustomModel, TrainingPhoto
 from recognizer.custom.training import LabelledPhoto, TrainedHead, TrainingOptions, train_head
+from recognizer.inference.errors import RecognizerError, shown
+from recognizer.inference.imaging import decode_image
 from recognizer.inference.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
 
 # Feature progress is written at most this often (one row update per photo would be wasted on small photos).
 PROGRESS_EVERY_S = 0.5
+# A JPEG is checked at a reduced DCT scale: what matters is that its data is whole, not its full pixels.
+DECODE_CHECK_SIZE = 224
 
 
 class Superseded(Exception):
@@ -72,11 +77,12 @@ def run_training(*, model_id: UUID | str, attempt: int, registry: ModelRegistry)
     run = _Run(model, attempt)
     try:
         run.update(stage="loading", epochs=[], head=b"", reason="", facts=run.facts, started_at=timezone.now())
-        backbone = registry.get(model.backbone)
         photos = [
             LabelledPhoto(label=label, name=name, data=bytes(data))
             for label, name, data in model.photos.order_by("index").values_list("label", "name", "data")
         ]
+        _check_decodable(photos, max_pixels=settings.IMGREC_MAX_PIXELS)
+        backbone = registry.get(model.backbone)
         run.update(stage="features")
         trained = train_head(
             photos,
@@ -100,6 +106,18 @@ def run_training(*, model_id: UUID | str, attempt: int, registry: ModelRegistry)
             finished_at=timezone.now(),
         )
         return False
+
+
+def _check_decodable(photos: list[LabelledPhoto], *, max_pixels: int) -> None:
+    """Every photo decodes whole. The upload only read each header (cheap, in the request); a photo cut short
+    after its header fails here, named, rather than as a decoder's message inside the training."""
+    for photo in photos:
+        try:
+            decode_image(photo.data, max_pixels=max_pixels, target_size=DECODE_CHECK_SIZE)
+        except RecognizerError as error:
+            raise TrainingSetRefused(
+                f"Expected photos that decode whole. Received {shown(photo.name)}: {error}"
+            ) from None
 
 
 def _save_ready(run: _Run, trained: TrainedHead, *, fingerprint: str) -> None:

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 
+from recognizer import serving
 from recognizer.custom.models import CustomModel, FeatureVector, TrainingPhoto
 from recognizer.custom.runner import run_training
 from recognizer.custom.training import LabelledPhoto
@@ -89,3 +90,16 @@ def test_a_failure_leaves_the_model_failed_with_the_reason_and_its_photos_kept(r
     assert "densenet121" in model.reason and model.reason.startswith("Training failed: ModelNotFound")
     assert bytes(model.head) == b""
     assert TrainingPhoto.objects.filter(model=model).exclude(data=b"").count() == 10
+
+
+def test_a_photo_cut_short_after_its_header_fails_the_training_by_name() -> None:
+    photos = texture_set(5)
+    cut = LabelledPhoto(label="brick", name="brick/cut.jpg", data=photos[0].data[: len(photos[0].data) // 2])
+    model = stored_model([*photos[1:], cut])
+
+    assert not run_training(model_id=model.id, attempt=1, registry=serving.get_registry())  # nothing loaded
+
+    model.refresh_from_db()
+    assert model.state == "failed"
+    assert model.reason.startswith("Training failed: TrainingSetRefused: Expected photos that decode whole. "
+                                   "Received 'brick/cut.jpg': ")  # fmt: skip
