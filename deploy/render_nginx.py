@@ -81,7 +81,9 @@ def main() -> None:
     parser.add_argument(
         "--max-upload-mb", type=int, default=int(os.environ.get("IMGREC_MAX_UPLOAD_MB", "10")), help="the app's cap"
     )
-    parser.add_argument("--batch-max-mb", type=int, default=600, help="cap on /api/v1/jobs and /batch/")
+    parser.add_argument(
+        "--batch-max-mb", type=int, default=600, help="cap on /api/v1/jobs, /batch/, /api/v1/custom-models and /train/"
+    )
     args = parser.parse_args()
     sys.stdout.write(
         render(

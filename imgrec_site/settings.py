@@ -191,3 +191,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
+
+# --- custom models (recognizer/custom/, docs/operations.md "Custom models") ----------------------
+# A training set's size: its classes and its photos in all (each class needs at least 5).
+IMGREC_CUSTOM_MAX_CLASSES = envint("IMGREC_CUSTOM_MAX_CLASSES", "20", minimum=2)
+IMGREC_CUSTOM_MAX_PHOTOS = envint("IMGREC_CUSTOM_MAX_PHOTOS", "2000", minimum=10)

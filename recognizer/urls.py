@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
+from recognizer.api import custom_training as api_custom_training
 from recognizer.api import docs as api_docs
 from recognizer.api import jobs as api_jobs
 from recognizer.api import views as api
 from recognizer.history import views as history
 from recognizer.ops import health, metrics
-from recognizer.pages import batch, compare, views
+from recognizer.pages import batch, compare, train, views
 
 app_name = "recognizer"
 
@@ -21,6 +22,12 @@ urlpatterns = [
     path("batch/<uuid:job_id>/cancel/", batch.batch_cancel, name="batch_cancel"),
     path("batch/<uuid:job_id>/results.json", batch.batch_json, name="batch_json"),
     path("batch/<uuid:job_id>/<int:index>.jpg", batch.batch_thumbnail, name="batch_thumbnail"),
+    path("train/", train.train, name="train"),
+    path("train/<uuid:model_id>/", train.train_model, name="train_model"),
+    path("train/<uuid:model_id>/status.json", train.train_status, name="train_status"),
+    path("train/<uuid:model_id>/progress.svg", train.train_progress_chart, name="train_progress_chart"),
+    path("train/<uuid:model_id>/confusion.svg", train.train_confusion_chart, name="train_confusion_chart"),
+    path("train/<uuid:model_id>/again/", train.train_again, name="train_again"),
     path("history/", history.history, name="history"),
     path("history/export.csv", history.export, {"fmt": "csv"}, name="history_csv"),
     path("history/export.json", history.export, {"fmt": "json"}, name="history_json"),
@@ -34,6 +41,9 @@ urlpatterns = [
     path("api/v1/jobs/<str:job_id>/results", api_jobs.results, name="api_job_results"),
     path("api/v1/jobs/<str:job_id>/results.csv", api_jobs.results_as_csv, name="api_job_results_csv"),
     path("api/v1/jobs/<str:job_id>/cancel", api_jobs.cancel, name="api_job_cancel"),
+    # Part B's own route for POST; api/custom_models.py's `collection` sends POST to the same view.
+    path("api/v1/custom-models", api_custom_training.create, name="api_custom_models"),
+    path("api/v1/custom-models/<str:name>/train", api_custom_training.train_again, name="api_custom_model_train"),
     path("api/v1/openapi.json", api.openapi_json, name="api_openapi"),
     path("api/docs", api_docs.docs, name="api_docs"),
     path("healthz", health.healthz, name="healthz"),

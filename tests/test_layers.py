@@ -19,11 +19,11 @@ ALLOWED = {
     "ops": {"inference", "serving"},
     "history": {"inference"},
     "serving": {"inference"},
-    "pages": {"inference", "history", "ops", "serving", "jobs"},
-    "api": {"inference", "history", "ops", "serving", "jobs"},
+    "pages": {"inference", "history", "ops", "serving", "jobs", "custom"},
+    "api": {"inference", "history", "ops", "serving", "jobs", "custom"},
     "management": {"inference", "history", "serving"},
     "jobs": {"inference", "history", "serving"},
-    "custom": {"inference", "history", "serving"},
+    "custom": {"inference", "history", "serving", "jobs"},
 }
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from recognizer.api.openapi_custom_training import custom_training_paths, custom_training_schemas
 from recognizer.api.openapi_jobs import job_paths, job_schemas
 from recognizer.inference.imaging import ACCEPTED_DESCRIPTION
 from recognizer.inference.pipeline import DEFAULT_TOP_K, MAX_TOP_K
@@ -357,6 +358,7 @@ def openapi_document(*, model_names: list[str]) -> dict[str, Any]:
                 }
             },
             **job_paths(model_names),
+            **custom_training_paths(),
         },
-        "components": {"schemas": {**_schemas(), **job_schemas()}},
+        "components": {"schemas": {**_schemas(), **job_schemas(), **custom_training_schemas()}},
     }

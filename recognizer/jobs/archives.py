@@ -189,6 +189,14 @@ class PhotoArchive:
         """How many entries `entries()` yields: every file but folders and junk."""
         return len(self._files)
 
+    def folders(self) -> list[tuple[str, ...]]:
+        """The folder entries (a zip tool lists each folder, empty ones too), as labels, outermost first."""
+        return [
+            tuple(part[: self.limits.max_name_chars] for part in _label_parts(info.filename))
+            for info in self._zip.infolist()
+            if info.filename.replace("\\", "/").endswith("/") and _JUNK_FOLDER not in info.filename
+        ]
+
     def entries(self) -> Iterator[ArchiveEntry]:
         """Each file in archive order, read with the per-entry cap.
 

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 app = Celery("imgrec")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["recognizer.jobs"])
+app.autodiscover_tasks(["recognizer.jobs", "recognizer.custom"])
 
 
 @signals.worker_init.connect

@@ -160,8 +160,9 @@ def upload_too_large(received_bytes: int) -> ImageTooLarge:
 
 # --- a batch job's upload: many files, streamed to disk ------------------------------------------
 
-# Posts that may carry a whole collection (the API's job submission and the batch page).
-JOB_UPLOAD_PATHS = ("/api/v1/jobs", "/batch/")
+# Posts that may carry a whole collection (the API's job submission and the batch page) or a training set
+# (the API's custom model creation and the Train page).
+JOB_UPLOAD_PATHS = ("/api/v1/jobs", "/batch/", "/api/v1/custom-models", "/train/")
 
 
 def is_job_upload(request: Any) -> bool:

@@ -65,6 +65,12 @@ def open_history(page: Page, base: str) -> None:
     expect(page.locator("#history tbody tr")).to_have_count(1)
 
 
+def open_train(page: Page, base: str) -> None:
+    page.goto(f"{base}/train/")
+    page.get_by_role("button", name="Add a class").click()
+    expect(page.get_by_label("Class 3 name")).to_be_focused()
+
+
 def open_api_docs(page: Page, base: str) -> None:
     page.goto(f"{base}/api/docs")
 
@@ -76,6 +82,7 @@ PAGES: dict[str, Callable[[Page, str], None]] = {
     "about": open_about,
     "compare": open_compare,
     "history": open_history,
+    "train": open_train,
     "api-docs": open_api_docs,
 }
 

@@ -1,0 +1,32 @@
+"""Training sets for the custom model tests: crops of two textures from the scikit-image wheel, as photos
+or as a zip of one folder per class."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+from recognizer.custom.training import LabelledPhoto
+from tests.custom.test_training import texture_crops
+
+SOURCES = (("brick", "brick.png"), ("gravel", "gravel.png"))
+
+
+def texture_set(per_class: int = 6, *, seed: int = 1) -> list[LabelledPhoto]:
+    return [
+        LabelledPhoto(label=label, name=f"{label}/{index}.jpg", data=data)
+        for label, source in SOURCES
+        for index, data in enumerate(texture_crops(source, count=per_class, rows=(0.0, 1.0), seed=seed))
+    ]
+
+
+def zip_of(entries: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def texture_zip(per_class: int = 6, *, seed: int = 1) -> bytes:
+    return zip_of([(photo.name, photo.data) for photo in texture_set(per_class, seed=seed)])
