@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+import redis
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
@@ -90,3 +91,18 @@ def test_train_again_after_a_killed_worker_supersedes_the_old_attempt_and_comple
 
     model = wait_until(created["job"], finished)
     assert (model.state, model.facts["attempt"], model.facts["features_done"]) == ("ready", 2, 60)
+
+
+def test_a_worker_on_the_filesystem_broker_trains_a_model_whose_task_was_lost(
+    client: Client,
+    start_worker: StartWorker,  # noqa: F811
+    broker: str,  # noqa: F811
+    tmp_path: Any,
+) -> None:
+    created = create(client, "lost-textures", per_class=6)
+    redis.Redis.from_url(broker).flushdb()  # the queued training lost, as with `make run`'s worker killed
+
+    start_worker(IMGREC_BROKER_URL="filesystem://", IMGREC_BROKER_DIR=str(tmp_path / "broker"))
+    model = wait_until(created["job"], finished)
+
+    assert (model.state, model.reason) == ("ready", "")
