@@ -1,0 +1,38 @@
+"""Which arithmetic a model's forward pass runs in: IMGREC_PRECISION=fp32 (the Keras graph) or fast (int8).
+
+A model that cannot be quantized (an export or calibration failure) serves in float32 rather than not at
+all, and says so in its status; one model's failure never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from recognizer.inference.compiled import CompiledModel
+
+if TYPE_CHECKING:
+    import keras
+
+    from recognizer.inference.catalog import ModelSpec
+
+logger = logging.getLogger(__name__)
+
+PRECISIONS = ("fp32", "fast")
+# What each setting computes in, as /api/v1/models and About show it.
+COMPUTED_IN = {"fp32": "fp32", "fast": "int8"}
+
+
+def compile_model(
+    model: keras.Model, *, spec: ModelSpec, precision: str, fingerprint: str, cache_dir: Path
+) -> CompiledModel:
+    """The model's forward pass in the precision asked for (int8 for fast, when it can be quantized)."""
+    if precision == "fast":
+        from recognizer.inference.quantized import quantized_model
+
+        try:
+            return quantized_model(model, spec=spec, fingerprint=fingerprint, cache_dir=cache_dir)
+        except Exception:  # any failure to quantize leaves the float32 model serving
+            logger.exception("model %s could not be quantized; it serves in fp32", spec.name)
+    return CompiledModel(model, input_size=spec.input_size)
