@@ -17,6 +17,7 @@ from pathlib import Path
 from bench import cli, coldstart, explain, jobs, latency, memory, memory_burst, original, overload, throughput
 from bench.common import ROOT, Options, Section, Server, rss_mb
 from bench.context import Bench
+from bench.precision import run as precision_run
 
 RESULTS = ROOT / "bench" / "results.md"
 
@@ -46,7 +47,7 @@ def main() -> None:
         bench.api_available = server.path_exists("/api/v1/classify")
         for step in (latency.run, throughput.run, overload.run, memory.run, memory_burst.run):
             record(step, bench)
-    for step in (coldstart.run, original.run, explain.run, cli.run):
+    for step in (coldstart.run, original.run, explain.run, cli.run, precision_run):
         record(step, bench)
     # Last: it configures Django in this process, for a database and broker of its own.
     for section in jobs.run(images=int(options.pick(1000, 300)), rss_images=int(options.pick(5000, 1000))):

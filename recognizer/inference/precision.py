@@ -1,7 +1,8 @@
 """Which arithmetic a model's forward pass runs in: IMGREC_PRECISION=fp32 (the Keras graph) or fast (int8).
 
-A model that cannot be quantized (an export or calibration failure) serves in float32 rather than not at
-all, and says so in its status; one model's failure never stops the others.
+A model that cannot be quantized (an export or calibration failure), or whose int8 graph changes its answers
+(quantized.QuantizationRejected), serves in float32 rather than not at all or wrongly, and says so in its
+status; one model's failure never stops the others.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ def compile_model(
 ) -> CompiledModel:
     """The model's forward pass in the precision asked for (int8 for fast, when it can be quantized)."""
     if precision == "fast":
-        from recognizer.inference.quantized import quantized_model
+        from recognizer.inference.quantized import QuantizationRejected, quantized_model
 
         try:
             return quantized_model(model, spec=spec, fingerprint=fingerprint, cache_dir=cache_dir)
+        except QuantizationRejected as rejected:
+            logger.warning("model %s serves in fp32: %s", spec.name, rejected)
         except Exception:  # any failure to quantize leaves the float32 model serving
             logger.exception("model %s could not be quantized; it serves in fp32", spec.name)
     return CompiledModel(model, input_size=spec.input_size)

@@ -5,8 +5,10 @@ int8 weights per output channel, uint8 activations whose ranges come from real p
 The softmax stays float, so scores keep their resolution. Quantizing takes tens of seconds for a large
 model, so the result is cached on disk, keyed by the weights' fingerprint, the calibration set and the
 runtime's version; random weights differ at every load, so theirs are quantized again each time and never
-cached. Explanations (Grad-CAM) need gradients, which the int8 graph has none of: they run the float32
-Keras model, which this object keeps.
+cached. A quantized model of real weights serves only if it gives the float32 model's top-1 on each
+calibration photo checked (a graph that quantizes badly is refused, and the model serves in fp32); random
+weights have no answer to keep, so theirs is not checked. Explanations (Grad-CAM) need gradients, which
+the int8 graph has none of: they run the float32 Keras model, which this object keeps.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ logger = logging.getLogger(__name__)
 
 INPUT_NAME = "input"
 OPSET = 17
+AGREEMENT_PHOTOS = 16  # calibration views checked: every one must keep its float32 top-1
+
+
+class QuantizationRejected(Exception):
+    """The int8 graph changes answers the float32 model gives: serving it would be wrong, not fast."""
 
 
 class QuantizedModel(CompiledModel):
@@ -56,7 +63,7 @@ def quantized_model(
     calibration = calibration or available_calibration()
     cached = cache_path(spec, fingerprint=fingerprint, cache_dir=cache_dir, calibration=calibration)
     if cached.is_file():
-        return QuantizedModel(model, input_size=spec.input_size, session=_session(cached))
+        return _checked(QuantizedModel(model, input_size=spec.input_size, session=_session(cached)), spec, calibration)
     with tempfile.TemporaryDirectory(prefix="imgrec-quantize-") as scratch:
         started = time.perf_counter()
         quantized = quantize(model, spec=spec, calibration=calibration, scratch=Path(scratch))
@@ -67,7 +74,21 @@ def quantized_model(
         partial = cached.with_suffix(f".{os.getpid()}.partial")
         quantized.replace(partial)
         partial.replace(cached)  # atomic: a concurrent reader sees the whole file or none
-    return QuantizedModel(model, input_size=spec.input_size, session=_session(cached))
+    return _checked(QuantizedModel(model, input_size=spec.input_size, session=_session(cached)), spec, calibration)
+
+
+def _checked(quantized: QuantizedModel, spec: ModelSpec, calibration: Calibration) -> QuantizedModel:
+    """The quantized model, if it keeps the float32 top-1 on the first calibration views; else refused."""
+    views = calibration.batches(size=spec.input_size, preprocess=spec.preprocess)
+    batch = np.concatenate([view for view, _ in zip(views, range(AGREEMENT_PHOTOS), strict=False)])
+    expected = CompiledModel(quantized.model, input_size=spec.input_size).forward(batch).argmax(axis=1)
+    agreed = int(np.sum(quantized.forward(batch).argmax(axis=1) == expected))
+    if agreed < len(batch):
+        raise QuantizationRejected(
+            f"Expected the int8 {spec.name} to keep the fp32 top-1 on all {len(batch)} calibration photos. "
+            f"Received {agreed} of {len(batch)}"
+        )
+    return quantized
 
 
 def cache_path(spec: ModelSpec, *, fingerprint: str, cache_dir: Path, calibration: Calibration) -> Path:

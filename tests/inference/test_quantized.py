@@ -14,7 +14,8 @@ from recognizer.inference.calibration import available_calibration
 from recognizer.inference.catalog import SPECS_BY_NAME, ModelSpec
 from recognizer.inference.compiled import CompiledModel
 from recognizer.inference.precision import compile_model
-from recognizer.inference.quantized import QuantizedModel, cache_path, quantized_model
+from recognizer.inference.quantized import QuantizationRejected, QuantizedModel, cache_path, quantized_model
+from tests.inference.photos import held_out_views
 
 SMALL_SIZE = 32
 
@@ -94,3 +95,32 @@ def test_fast_precision_is_int8_and_a_model_that_cannot_be_quantized_serves_in_f
     assert type(fallback) is CompiledModel and fallback.precision == "fp32"
     plain = compile_model(small_model, spec=small_spec, precision="fp32", fingerprint="random-3", cache_dir=tmp_path)
     assert type(plain) is CompiledModel
+
+
+def test_an_int8_graph_that_changes_the_answers_is_refused(
+    small_model: keras.Model, small_spec: ModelSpec, tmp_path: Path
+) -> None:
+    quantized_model(small_model, spec=small_spec, fingerprint="real-weights", cache_dir=tmp_path)
+    # The same architecture with the classifier's sign flipped: its top-1 is the int8 graph's last class.
+    flipped = keras.models.clone_model(small_model)
+    flipped.set_weights([*small_model.get_weights()[:-2], *(-w for w in small_model.get_weights()[-2:])])
+    with pytest.raises(QuantizationRejected, match="Expected the int8 small to keep the fp32 top-1"):
+        quantized_model(flipped, spec=small_spec, fingerprint="real-weights", cache_dir=tmp_path)
+    served = compile_model(flipped, spec=small_spec, precision="fast", fingerprint="real-weights", cache_dir=tmp_path)
+    assert type(served) is CompiledModel and served.precision == "fp32"
+
+
+@pytest.mark.slow
+def test_fast_precision_keeps_efficientnet_lite0s_answers_on_the_wheels_photos_and_crops(
+    efficientnet_lite0: keras.Model, tmp_path: Path
+) -> None:
+    """Real weights: whatever `fast` serves (int8, or fp32 where int8 was refused) gives the fp32 top-1."""
+    spec = SPECS_BY_NAME["efficientnet_lite0"]
+    fast = compile_model(efficientnet_lite0, spec=spec, precision="fast", fingerprint="lite0", cache_dir=tmp_path)
+    fp32 = CompiledModel(efficientnet_lite0, input_size=spec.input_size)
+    batch = np.stack([spec.preprocess(view[np.newaxis])[0] for view in held_out_views(spec.input_size)])
+    agreed = sum(
+        int(np.sum(fast.forward(chunk).argmax(axis=1) == fp32.forward(chunk).argmax(axis=1)))
+        for chunk in np.array_split(batch, range(16, len(batch), 16))
+    )
+    assert agreed / len(batch) >= 0.99
