@@ -118,9 +118,8 @@ def quantize(model: keras.Model, *, spec: ModelSpec, calibration: Calibration, s
     ]
 
     class Reader(CalibrationDataReader):
-        """The calibration photos, a stride at a time: ONNX Runtime keeps every activation of the photos it has
-        read until it reduces them to ranges, which for VGG19's 64 photos was 21 GB (the kernel's OOM killer
-        ended the process); a stride of 4 reduces every 4 photos."""
+        """The calibration photos, a stride at a time: ONNX Runtime keeps the outputs of every photo it has read
+        until it reduces them to ranges; with a stride it reduces every 4 photos instead of holding all 64."""
 
         def __init__(self) -> None:
             self.pending = iter(photos)
