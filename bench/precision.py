@@ -13,7 +13,8 @@ from bench.common import Row, Section, median, verdict
 from bench.context import Bench
 from tests.inference.photos import held_out_views
 
-MODELS = ("resnet50", "vgg19", "efficientnet_lite0")
+# Not VGG19: exporting it (tf2onnx runs TensorFlow's graph optimizer over 548 MB of weights) passed 16 GB of RSS.
+MODELS = ("resnet50", "efficientnet_lite0")
 
 
 def run(bench: Bench) -> Section:
@@ -57,9 +58,7 @@ def run(bench: Bench) -> Section:
                     met=verdict(agreement >= 0.99),
                 )
             )
-    section.notes.append(
-        "ResNet50 and VGG19 have random weights here: their speed is meaningful, their agreement is not"
-    )
+    section.notes.append("ResNet50 has random weights here: its speed is meaningful, its agreement is not")
     return section
 
 
