@@ -13,7 +13,7 @@ import pytest
 from recognizer.inference.calibration import available_calibration
 from recognizer.inference.catalog import SPECS_BY_NAME, ModelSpec
 from recognizer.inference.compiled import CompiledModel
-from recognizer.inference.precision import compile_model
+from recognizer.inference.precision import MAX_QUANTIZED_PARAMS, compile_model
 from recognizer.inference.quantized import QuantizationRejected, QuantizedModel, cache_path, quantized_model
 from tests.inference.photos import held_out_views
 
@@ -124,3 +124,11 @@ def test_fast_precision_keeps_efficientnet_lite0s_answers_on_the_wheels_photos_a
         for chunk in np.array_split(batch, range(16, len(batch), 16))
     )
     assert agreed / len(batch) >= 0.99
+
+
+def test_a_model_too_large_to_export_serves_in_fp32_under_fast(
+    small_model: keras.Model, small_spec: ModelSpec, tmp_path: Path
+) -> None:
+    huge = dataclasses.replace(small_spec, params=MAX_QUANTIZED_PARAMS + 1)
+    served = compile_model(small_model, spec=huge, precision="fast", fingerprint="random-4", cache_dir=tmp_path)
+    assert type(served) is CompiledModel and served.precision == "fp32"
