@@ -17,6 +17,9 @@ NGINX_BIN ?= $(or $(shell command -v nginx),/usr/sbin/nginx)
 # Not NGINX: nginx reads that variable as a list of inherited listening sockets.
 export NGINX_BIN
 export TF_CPP_MIN_LOG_LEVEL ?= 2
+# Two malloc arenas, not glibc's 8 per core: the 160 request threads otherwise each keep freed decode
+# buffers in arenas of their own (docs/architecture.md, "Memory"). `make bench` inherits it too.
+export MALLOC_ARENA_MAX ?= 2
 
 .PHONY: run worker dev test lint install install-dev migrate static clean browser-deps front-deps services bench bench-quick cluster
 

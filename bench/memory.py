@@ -40,6 +40,8 @@ def run(bench: Bench) -> Section:
             f"{loaded:.0f} MB",
             f"{empty:.0f} MB empty TF process + {weights:.0f} MB float32 weights = {empty + weights:.0f} MB",
             f"{ratio:.2f}",
+            "<= 1.3",
+            verdict(ratio <= 1.3),
         )
     )
     requests = int(bench.options.pick(2000, 300))

@@ -25,6 +25,7 @@ from bench import (
     memory_burst,
     original,
     overload,
+    precision,
     slow_clients,
     throughput,
 )
@@ -59,8 +60,8 @@ def main() -> None:
         bench.api_available = server.path_exists("/api/v1/classify")
         for step in (latency.run, throughput.run, overload.run, memory.run, memory_burst.run):
             record(step, bench)
-    # Each of these starts the servers it measures: `make run` behind nginx, then `make cluster`'s script.
-    for step in (coldstart.run, original.run, explain.run, cli.run, slow_clients.run, cluster.run):
+    # Each of these starts what it measures; slow clients run `make run` behind nginx, then `make cluster`'s script.
+    for step in (coldstart.run, original.run, explain.run, cli.run, precision.run, slow_clients.run, cluster.run):
         record(step, bench)
     # Last: it configures Django in this process, for a database and broker of its own.
     for section in jobs.run(images=int(options.pick(1000, 300)), rss_images=int(options.pick(5000, 1000))):

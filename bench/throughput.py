@@ -68,8 +68,8 @@ def run(bench: Bench) -> Section:
             f"{rps:.1f} requests/s",
             f"{bare_ips:.1f} images/s",
             f"{ratio:.2f}",
-            ">= 0.85",
-            verdict(ratio >= 0.85),
+            ">= 0.9",
+            verdict(ratio >= 0.9),
         )
     )
     section.rows.append(

@@ -87,6 +87,7 @@ MEDIA_ROOT = BASE_DIR / "media"
 # --- imgrec ---------------------------------------------------------------------------------
 IMGREC_MODELS = envlist("IMGREC_MODELS", "resnet50,vgg19,efficientnet_lite0")
 IMGREC_WEIGHTS = envchoice("IMGREC_WEIGHTS", "imagenet", ("imagenet", "random"))
+IMGREC_PRECISION = envchoice("IMGREC_PRECISION", "fp32", ("fp32", "fast"))  # fast: int8 (inference/precision.py)
 IMGREC_WEIGHTS_DIR = os.getenv("IMGREC_WEIGHTS_DIR", "")
 IMGREC_CACHE_DIR = Path(os.getenv("IMGREC_CACHE_DIR", str(BASE_DIR / "var" / "cache")))
 IMGREC_PRELOAD = envbool("IMGREC_PRELOAD", "false")

@@ -25,6 +25,7 @@ def inference_config() -> InferenceConfig:
         cache_dir=settings.IMGREC_CACHE_DIR,
         max_pixels=settings.IMGREC_MAX_PIXELS,
         decode_budget_pixels=settings.IMGREC_DECODE_BUDGET_PIXELS,
+        precision=settings.IMGREC_PRECISION,
         engine=EngineConfig(
             max_batch=settings.IMGREC_MAX_BATCH,
             batch_wait_s=settings.IMGREC_BATCH_WAIT_MS / 1000.0,

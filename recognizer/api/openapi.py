@@ -190,7 +190,18 @@ def _schemas() -> dict[str, Any]:
         "Explanation": explanation,
         "ModelStatus": {
             "type": "object",
-            "required": ["name", "label", "input_size", "state", "reason", "summary", "weights", "kind", "restarts"],
+            "required": [
+                "name",
+                "label",
+                "input_size",
+                "state",
+                "reason",
+                "summary",
+                "weights",
+                "kind",
+                "restarts",
+                "precision",
+            ],
             "properties": {
                 "name": {"type": "string"},
                 "label": {"type": "string"},
@@ -211,6 +222,12 @@ def _schemas() -> dict[str, Any]:
                     "type": "integer",
                     "minimum": 0,
                     "description": "How often this model's inference worker died and was started again",
+                },
+                "precision": {
+                    "type": "string",
+                    "enum": ["fp32", "int8"],
+                    "description": "What its forward pass computes in: int8 with IMGREC_PRECISION=fast (a model that "
+                    "could not be quantized says fp32); explanations always run the fp32 graph",
                 },
             },
         },

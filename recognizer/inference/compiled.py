@@ -20,6 +20,8 @@ class CompiledModel:
     serialised: on a small CPU machine two concurrent forward passes only fight for the same cores.
     """
 
+    precision = "fp32"  # what the forward pass computes in (quantized.QuantizedModel: int8)
+
     def __init__(self, model: keras.Model, *, input_size: int) -> None:
         import tensorflow as tf
 

@@ -20,3 +20,4 @@ class InferenceConfig:
     max_pixels: int = 40_000_000
     decode_budget_pixels: int = 64_000_000  # decoded pixels in flight per process (inference/budget.py)
     engine: EngineConfig = field(default_factory=EngineConfig)
+    precision: str = "fp32"  # or "fast": int8 forward passes (inference/precision.py)

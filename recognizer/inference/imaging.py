@@ -206,10 +206,14 @@ def encode_thumbnail(image: Image.Image, *, max_side: int = THUMBNAIL_SIDE) -> b
 
 
 def encode_model_input(pixels: np.ndarray) -> bytes:
-    """What a model saw (size x size x 3, 0..255, before normalisation) as a lossless PNG."""
+    """What a model saw (size x size x 3, 0..255, before normalisation) as a lossless PNG.
+
+    zlib level 1, not Pillow's 6: a profile of the request path found this encode the largest cost besides the
+    forward pass (16% of the samples, 27-34 ms at level 6 on the loaded machine, 7-11 ms at level 1), for 6% more
+    bytes on a 224 x 224 photo."""
     rgb = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
-    Image.fromarray(rgb, mode="RGB").save(buffer, format="PNG")
+    Image.fromarray(rgb, mode="RGB").save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 

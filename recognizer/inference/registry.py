@@ -27,6 +27,7 @@ from recognizer.inference.catalog import SPECS_BY_NAME, ModelSpec
 from recognizer.inference.compiled import CompiledModel
 from recognizer.inference.config import InferenceConfig
 from recognizer.inference.errors import ModelNotFound, ModelNotReady, NotExplainable, shown
+from recognizer.inference.precision import COMPUTED_IN, compile_model
 from recognizer.inference.weights import WeightsUnavailable, find_weights, offline_reason, resolve_weights
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class ModelStatus:
     weights: str
     restarts: int = 0
     cause: str = ""  # why it failed, in a few words (NO_WEIGHTS_OFFLINE, ...)
+    precision: str = "fp32"  # what its forward pass computes in: fp32 or int8 (IMGREC_PRECISION=fast)
 
     @property
     def usable(self) -> bool:
@@ -86,6 +88,7 @@ class ModelStatus:
             "weights": self.weights,
             "kind": "imagenet",
             "restarts": self.restarts,
+            "precision": self.precision,
         }
 
 
@@ -140,8 +143,10 @@ class ModelRegistry:
         weights_dir: str = "",
         cache_dir: Path = InferenceConfig.cache_dir,
         engine_config: EngineConfig | None = None,
+        precision: str = "fp32",
     ) -> None:
         self.weights_mode = weights_mode
+        self.precision = precision
         self.weights_dir = weights_dir
         self.cache_dir = cache_dir
         self.engine_config = engine_config or EngineConfig()
@@ -159,6 +164,7 @@ class ModelRegistry:
             weights_dir=config.weights_dir,
             cache_dir=config.cache_dir,
             engine_config=config.engine,
+            precision=config.precision,
         )
 
     @property
@@ -179,6 +185,7 @@ class ModelRegistry:
             weights=self.weights_kind(slot.spec),
             restarts=slot.restarts,
             cause=slot.cause,
+            precision=slot.loaded.compiled.precision if slot.loaded is not None else COMPUTED_IN[self.precision],
         )
 
     def statuses(self) -> list[ModelStatus]:
@@ -266,13 +273,17 @@ class ModelRegistry:
         weights_path = resolve_weights(
             spec, mode=self.weights_mode, weights_dir=self.weights_dir, allow_download=allow_download
         )
-        compiled = CompiledModel(spec.build(weights_path, cache_dir=self.cache_dir), input_size=spec.input_size)
+        fingerprint = weights_fingerprint(weights_path)
+        compiled = compile_model(
+            spec.build(weights_path, cache_dir=self.cache_dir),
+            spec=spec,
+            precision=self.precision,
+            fingerprint=fingerprint,
+            cache_dir=self.cache_dir,
+        )
         compiled.warm_up(self.engine_config.buckets)
         return LoadedModel(
-            spec=spec,
-            compiled=compiled,
-            engine=self._start_engine(spec.name, compiled),
-            fingerprint=weights_fingerprint(weights_path),
+            spec=spec, compiled=compiled, engine=self._start_engine(spec.name, compiled), fingerprint=fingerprint
         )
 
     def _start_engine(self, name: str, compiled: CompiledModel) -> BatchingEngine:

@@ -37,6 +37,7 @@ def test_models_lists_every_enabled_model_with_its_state(client: Client, registr
         "weights": "random",
         "kind": "imagenet",
         "restarts": 0,
+        "precision": "fp32",
     }
 
 

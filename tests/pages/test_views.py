@@ -74,6 +74,7 @@ def test_about_describes_each_model(client: Client) -> None:
         assert f"{spec.top1 * 100:.1f}%" in html
     assert "BGR" in html
     assert "(x - 127) / 128" in html
+    assert html.count('<dd class="col-sm-7 model-precision">fp32</dd>') == 3
 
 
 def test_missing_file_is_a_400_saying_what_was_expected(client: Client) -> None:

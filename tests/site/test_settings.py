@@ -115,3 +115,9 @@ def test_sessions_live_in_redis_and_the_database_when_the_cache_is_redis(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == session_engine
+
+
+def test_an_unknown_precision_stops_the_start_naming_the_variable(tmp_path: Path) -> None:
+    done = check_deploy({"IMGREC_PRECISION": "bf16"}, tmp_path)
+    assert done.returncode != 0
+    assert "IMGREC_PRECISION='bf16'" in done.stderr and "fp32, fast" in done.stderr

@@ -1,0 +1,85 @@
+"""(7) IMGREC_PRECISION=fast: the int8 forward pass against the fp32 one, interleaved in this process, and
+how often EfficientNet-Lite0 (real weights) gives the same top-1 on the wheels' photos and their crops."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import Row, Section, median, verdict
+from bench.context import Bench
+from tests.inference.photos import held_out_views
+
+# Not VGG19: exporting it (tf2onnx runs TensorFlow's graph optimizer over 548 MB of weights) passed 16 GB of RSS.
+MODELS = ("resnet50", "efficientnet_lite0")
+
+
+def run(bench: Bench) -> Section:
+    from recognizer.inference.catalog import SPECS_BY_NAME
+    from recognizer.inference.compiled import CompiledModel
+    from recognizer.inference.quantized import quantized_model
+
+    options = bench.options
+    section = Section("7. IMGREC_PRECISION=fast: int8 (ONNX Runtime) vs fp32 (the Keras graph), bare forward")
+    for name in MODELS:
+        spec = SPECS_BY_NAME[name]
+        weights = spec.bundled_weights() if spec.bundled_weights is not None else None
+        with tempfile.TemporaryDirectory(prefix="imgrec-bench-int8-") as cache:
+            model = spec.build(weights, cache_dir=Path(cache))
+            fp32 = CompiledModel(model, input_size=spec.input_size)
+            started = time.perf_counter()
+            int8 = quantized_model(model, spec=spec, fingerprint="random-bench", cache_dir=Path(cache))
+            quantize_s = time.perf_counter() - started
+        kind = "real weights" if weights is not None else "random weights"
+        section.notes.append(f"{name} ({kind}): export + calibration + quantization took {quantize_s:.0f} s")
+        for batch_size, repeats, target in ((1, int(options.pick(20, 8)), 1.2), (16, int(options.pick(4, 2)), 1.5)):
+            fp32_ms, int8_ms = interleaved(fp32, int8, batch_size, repeats)
+            ratio = fp32_ms / int8_ms
+            section.rows.append(
+                Row(
+                    f"{name} int8 batch {batch_size}, images/s (p50 of {repeats})",
+                    f"{batch_size * 1000 / int8_ms:.1f} images/s ({int8_ms:.1f} ms)",
+                    f"{batch_size * 1000 / fp32_ms:.1f} images/s fp32 ({fp32_ms:.1f} ms)",
+                    f"{ratio:.2f}",
+                    f">= {target}",
+                    verdict(ratio >= target),
+                )
+            )
+        if weights is not None:
+            agreement, count = top1_agreement(fp32, int8, spec.preprocess, spec.input_size)
+            section.rows.append(
+                Row(
+                    f"{name} top-1 agreement int8 vs fp32, {count} wheel photos and crops",
+                    f"{agreement:.1%}",
+                    target=">= 99%",
+                    met=verdict(agreement >= 0.99),
+                )
+            )
+    section.notes.append("ResNet50 has random weights here: its speed is meaningful, its agreement is not")
+    return section
+
+
+def interleaved(fp32: object, int8: object, batch_size: int, repeats: int) -> tuple[float, float]:
+    """Median milliseconds of each forward, alternating calls so both see the same machine load."""
+    size = fp32.input_size  # type: ignore[attr-defined]
+    batch = np.random.default_rng(2).uniform(-1, 1, size=(batch_size, size, size, 3)).astype(np.float32)
+    times: dict[int, list[float]] = {0: [], 1: []}
+    for model in (fp32, int8):
+        model.forward(batch)  # type: ignore[attr-defined]
+    for _ in range(repeats):
+        for index, model in enumerate((fp32, int8)):
+            started = time.perf_counter()
+            model.forward(batch)  # type: ignore[attr-defined]
+            times[index].append((time.perf_counter() - started) * 1000.0)
+    return median(times[0]), median(times[1])
+
+
+def top1_agreement(fp32: object, int8: object, preprocess: object, size: int) -> tuple[float, int]:
+    batch = np.stack([preprocess(view[np.newaxis])[0] for view in held_out_views(size)])  # type: ignore[operator]
+    chunks = range(0, len(batch), 16)
+    expected = np.concatenate([fp32.forward(batch[i : i + 16]) for i in chunks])  # type: ignore[attr-defined]
+    quantized = np.concatenate([int8.forward(batch[i : i + 16]) for i in chunks])  # type: ignore[attr-defined]
+    return float(np.mean(expected.argmax(axis=1) == quantized.argmax(axis=1))), len(batch)
