@@ -18,11 +18,11 @@ ALLOWED = {
     "inference": set(),
     "ops": {"inference", "serving"},
     "history": {"inference"},
-    "serving": {"inference"},
-    "pages": {"inference", "history", "ops", "serving", "jobs"},
-    "api": {"inference", "history", "ops", "serving", "jobs"},
-    "management": {"inference", "history", "serving"},
-    "jobs": {"inference", "history", "serving"},
+    "serving": {"inference", "custom"},
+    "pages": {"inference", "history", "ops", "serving", "jobs", "custom"},
+    "api": {"inference", "history", "ops", "serving", "jobs", "custom"},
+    "management": {"inference", "history", "serving", "custom"},
+    "jobs": {"inference", "history", "serving", "custom"},
     "custom": {"inference", "history", "serving"},
 }
 
