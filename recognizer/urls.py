@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from recognizer.api import custom_models as api_custom
 from recognizer.api import docs as api_docs
 from recognizer.api import jobs as api_jobs
 from recognizer.api import views as api
@@ -34,6 +35,10 @@ urlpatterns = [
     path("api/v1/jobs/<str:job_id>/results", api_jobs.results, name="api_job_results"),
     path("api/v1/jobs/<str:job_id>/results.csv", api_jobs.results_as_csv, name="api_job_results_csv"),
     path("api/v1/jobs/<str:job_id>/cancel", api_jobs.cancel, name="api_job_cancel"),
+    path("api/v1/custom-models", api_custom.collection, name="api_custom_models"),
+    path("api/v1/custom-models/upload", api_custom.upload, name="api_custom_model_upload"),
+    path("api/v1/custom-models/<str:name>", api_custom.detail, name="api_custom_model"),
+    path("api/v1/custom-models/<str:name>/download", api_custom.download, name="api_custom_model_download"),
     path("api/v1/openapi.json", api.openapi_json, name="api_openapi"),
     path("api/docs", api_docs.docs, name="api_docs"),
     path("healthz", health.healthz, name="healthz"),

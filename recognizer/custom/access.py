@@ -16,6 +16,7 @@ from __future__ import annotations
 import hmac
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -23,6 +24,9 @@ from django.http import HttpRequest
 from recognizer.custom.models import CustomModel
 from recognizer.history.sessions import session_key_of
 from recognizer.inference.errors import InvalidInput, ModelNotFound, shown
+
+if TYPE_CHECKING:
+    from recognizer.inference.registry import ModelRegistry
 
 BEARER = re.compile(r"Bearer ([A-Za-z0-9._~+/=-]{1,200})")
 
@@ -100,3 +104,25 @@ def find_owned(name: str, requester: Requester) -> CustomModel:
     if model is None or not requester.owns(model):
         raise not_found(name)
     return model
+
+
+def usable_model_name(name: str, requester: Requester, registry: ModelRegistry) -> str:
+    """`name` when the requester may ask for it: a catalogue model (the registry answers for its state), or
+    a custom model they can see. Else the registry's own 404 for an unknown name, word for word."""
+    if name in registry.names:
+        return name
+    try:
+        find_visible(name, requester)
+    except CustomModelNotFound:
+        raise registry.unknown_model(name) from None
+    return name
+
+
+def comparable_custom_names(requester: Requester, *, limit: int) -> list[str]:
+    """The ready custom models a comparison sets beside the pretrained ones: the requester's own first, then
+    public ones, newest first, at most `limit` (each is a forward pass of its own on every comparison)."""
+    ready = visible(requester).filter(state=CustomModel.READY).defer("head")
+    mine = owned(requester).filter(state=CustomModel.READY).values_list("name", flat=True)
+    own = list(mine[:limit])
+    others = [name for name in ready.values_list("name", flat=True)[: limit * 2] if name not in own]
+    return (own + others)[:limit]

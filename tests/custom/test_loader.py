@@ -9,7 +9,7 @@ from recognizer.custom.models import CustomModel
 from recognizer.inference.errors import ModelNotFound, ModelNotReady
 from recognizer.inference.pipeline import Pipeline
 from recognizer.inference.registry import ModelRegistry
-from tests.custom.conftest import MakeCustomModel
+from tests.custom.fixtures import MakeCustomModel
 
 
 @pytest.fixture

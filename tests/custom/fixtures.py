@@ -1,6 +1,7 @@
 """A real trained head for the custom-model tests: brick against gravel, from crops of the scikit-image
 wheel's photos, on EfficientNet-Lite0's real weights. Trained once per test run (session scope); each test
-stores it in rows of its own with `make_custom_model`."""
+stores it in rows of its own with `make_custom_model`. tests/conftest.py imports these, so the API, jobs and
+command tests share the one training."""
 
 from __future__ import annotations
 
