@@ -8,7 +8,7 @@ from recognizer.api import jobs as api_jobs
 from recognizer.api import views as api
 from recognizer.history import views as history
 from recognizer.ops import health, metrics
-from recognizer.pages import batch, compare, views
+from recognizer.pages import batch, compare, custom_models, views
 
 app_name = "recognizer"
 
@@ -16,6 +16,9 @@ urlpatterns = [
     path("", views.upload, name="upload"),
     path("about/", views.about, name="about"),
     path("compare/", compare.compare, name="compare"),
+    path("custom/<str:name>/download", custom_models.download, name="custom_download"),
+    path("custom/<str:name>/delete/", custom_models.delete, name="custom_delete"),
+    path("custom/<str:name>/public/", custom_models.publish, name="custom_public"),
     path("r/<uuid:entry_id>/", views.permalink, name="permalink"),
     path("batch/", batch.batch, name="batch"),
     path("batch/<uuid:job_id>/", batch.batch_job, name="batch_job"),

@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from recognizer import serving
 from recognizer.api.openapi import openapi_document
 from recognizer.api.requests import api_requester, page_session_key, parse_explain, parse_top_k, read_image_request
-from recognizer.custom.access import comparable_custom_names, usable_model_name, visible
+from recognizer.custom.access import MAX_COMPARED_CUSTOM, comparable_custom_names, usable_model_name, visible
 from recognizer.custom.services import custom_model_status
 from recognizer.history.cache import classify_with_history
 from recognizer.history.explain import explain_entry
@@ -28,8 +28,6 @@ from recognizer.ops.ratelimit import rate_limit
 from recognizer.ops.responses import handles_errors
 
 JsonView = Callable[..., HttpResponse]
-
-MAX_COMPARED_CUSTOM = 3
 
 
 def json_endpoint(*methods: str) -> Callable[[JsonView], JsonView]:

@@ -28,6 +28,9 @@ from recognizer.inference.errors import InvalidInput, ModelNotFound, shown
 if TYPE_CHECKING:
     from recognizer.inference.registry import ModelRegistry
 
+# How many custom models a comparison sets beside the pretrained ones (each is a forward pass of its own).
+MAX_COMPARED_CUSTOM = 3
+
 BEARER = re.compile(r"Bearer ([A-Za-z0-9._~+/=-]{1,200})")
 
 
