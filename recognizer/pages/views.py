@@ -134,6 +134,8 @@ def permalink(request: HttpRequest, entry_id: UUID) -> HttpResponse:
     context = {
         "result": entry,
         "model_label": model_label,
+        "custom_model": spec is None,
+        "label_space": "1000 ImageNet classes" if spec else f"classes of the custom model {entry.model}",
         "chart": chart,
         "thumbnail_uri": data_uri(thumbnail, mime="image/jpeg") if thumbnail else "",
         "model_input_uri": data_uri(model_input, mime="image/png") if model_input else "",

@@ -37,6 +37,7 @@ def test_the_home_page_offers_this_browsers_ready_models_and_classifies_with_one
     assert posted.status_code == 303
     result = browser.get(posted["Location"]).content.decode()
     assert "brick" in result and "gravel" in result
+    assert "Top 2 of the classes of the custom model walls" in result
     stranger = Client().post("/", {"image": SimpleUploadedFile("b.jpg", brick_photo), "model": "walls"})
     assert stranger.status_code == 400 and "Received: &#x27;walls&#x27;" in stranger.content.decode()
 
