@@ -11,6 +11,7 @@ from django.test import Client
 
 from recognizer.custom.models import CustomModel
 from recognizer.inference.registry import ModelRegistry
+from recognizer.jobs.models import Job
 from tests.custom.fixtures import MakeCustomModel
 
 
@@ -91,3 +92,18 @@ def test_the_owner_forms_need_the_pages_csrf_token(make_custom_model: MakeCustom
     make_custom_model("walls", session_key=session.session_key)
     assert browser.post("/custom/walls/delete/").status_code == 403
     assert CustomModel.objects.filter(name="walls").exists()
+
+
+def test_the_batch_page_offers_this_browsers_model_and_refuses_it_to_anyone_else(
+    make_custom_model: MakeCustomModel, brick_photo: bytes
+) -> None:
+    browser, session_key = browser_with_session()
+    make_custom_model("walls", session_key=session_key)
+    assert '<option value="walls">walls (custom)</option>' in browser.get("/batch/").content.decode()
+    photo = SimpleUploadedFile("b.jpg", brick_photo)
+    posted = browser.post("/batch/", {"model": "walls", "top_k": "3", "images": [photo]})
+    assert posted.status_code == 303
+    assert Job.objects.get(session_key=session_key).model == "walls"
+    stranger = Client().post("/batch/", {"model": "walls", "images": [SimpleUploadedFile("b.jpg", brick_photo)]})
+    assert stranger.status_code == 400 and "walls" in stranger.content.decode()
+    assert Job.objects.count() == 1
