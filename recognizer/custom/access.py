@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 # How many custom models a comparison sets beside the pretrained ones (each is a forward pass of its own).
 MAX_COMPARED_CUSTOM = 3
 
+# What a custom model may be called; anything else is no custom model (and never reaches the database).
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
 BEARER = re.compile(r"Bearer ([A-Za-z0-9._~+/=-]{1,200})")
 
 
@@ -94,8 +97,14 @@ def visible(requester: Requester) -> QuerySet[CustomModel]:
     return CustomModel.objects.filter(Q(public=True) | Q(pk__in=owned(requester).values("pk")))
 
 
+def _named(name: str) -> CustomModel | None:
+    if not NAME_PATTERN.fullmatch(name):
+        return None
+    return CustomModel.objects.filter(name=name).defer("head").first()
+
+
 def find_visible(name: str, requester: Requester) -> CustomModel:
-    model = CustomModel.objects.filter(name=name).defer("head").first()
+    model = _named(name)
     if model is None or not (model.public or requester.owns(model)):
         raise not_found(name)
     return model
@@ -103,7 +112,7 @@ def find_visible(name: str, requester: Requester) -> CustomModel:
 
 def find_owned(name: str, requester: Requester) -> CustomModel:
     """Only the owner's: a public model of someone else is as unknown here as any other name."""
-    model = CustomModel.objects.filter(name=name).defer("head").first()
+    model = _named(name)
     if model is None or not requester.owns(model):
         raise not_found(name)
     return model

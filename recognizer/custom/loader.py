@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from recognizer.custom.access import NAME_PATTERN
 from recognizer.custom.heads import head_sha256, load_head
 from recognizer.custom.models import CustomModel
 from recognizer.inference.custom import CustomHeadRef, CustomModels
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
 class DatabaseHeadSource:
     def find(self, name: str) -> CustomHeadRef | None:
+        if not NAME_PATTERN.fullmatch(name):
+            return None
         row = (
             CustomModel.objects.filter(name=name)
             .only("id", "name", "backbone", "classes", "state", "backbone_fingerprint", "finished_at")

@@ -3,16 +3,13 @@ a new name. The views stay thin; access is decided before these are called (cust
 
 from __future__ import annotations
 
-import re
-
 from django.db import transaction
 
-from recognizer.custom.access import Requester
+from recognizer.custom.access import NAME_PATTERN, Requester
 from recognizer.custom.models import CustomModel
 from recognizer.inference.catalog import SPECS_BY_NAME
 from recognizer.inference.errors import Conflict, InvalidInput, shown
 
-NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 # Paths under /api/v1/custom-models/ that are not a model's.
 RESERVED_NAMES = {"upload"}
 

@@ -122,6 +122,12 @@ def test_a_bad_change_is_a_400_naming_what_arrived(
     assert_error(response, 400, fragment)
 
 
+def test_a_name_no_custom_model_could_have_is_a_404_without_asking_the_database(client: Client) -> None:
+    assert_error(client.get("/api/v1/custom-models/nul%00byte"), 404, "Unknown custom model")
+    response = client.post("/api/v1/classify", {"model": "nul\x00byte", "image": SimpleUploadedFile("a.png", b"x")})
+    assert_error(response, 404, "Unknown model")
+
+
 def test_a_malformed_authorization_header_is_a_400(client: Client) -> None:
     assert_error(client.get("/api/v1/custom-models", HTTP_AUTHORIZATION="Basic abc"), 400, "Bearer <token>")
 
