@@ -79,7 +79,12 @@ def test_top_k_outside_1_to_20_is_a_400(client: Client, top_k: str) -> None:
 
 def test_unknown_model_is_a_404_naming_the_models(client: Client) -> None:
     response = post_image(client, png_bytes(), model="alexnet")
-    assert_error(response, 404, "Expected one of resnet50, vgg19, efficientnet_lite0. Received: 'alexnet'")
+    assert_error(
+        response,
+        404,
+        "Expected one of resnet50, vgg19, efficientnet_lite0 or the name of a custom model of yours. "
+        "Received: 'alexnet'",
+    )
 
 
 def test_wrong_method_is_a_405_with_allow(client: Client) -> None:
