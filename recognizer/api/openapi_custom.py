@@ -107,15 +107,16 @@ def custom_model_paths() -> dict[str, Any]:
             }
         },
         "/api/v1/custom-models/{name}": {
-            "parameters": [_NAME_PARAMETER],
             "get": {
                 "operationId": "getCustomModel",
+                "parameters": [_NAME_PARAMETER],
                 "summary": "One custom model: classes, state, validation figures",
                 "security": BEARER,
                 "responses": {"200": _json(_ref("CustomModel"), "The model"), **_errors("400", "404", "405")},
             },
             "patch": {
                 "operationId": "changeCustomModel",
+                "parameters": [_NAME_PARAMETER],
                 "summary": "Make a custom model public or private again (its owner only)",
                 "security": BEARER,
                 "requestBody": {
@@ -134,15 +135,16 @@ def custom_model_paths() -> dict[str, Any]:
             },
             "delete": {
                 "operationId": "deleteCustomModel",
+                "parameters": [_NAME_PARAMETER],
                 "summary": "Delete a custom model (its owner only; a public one too)",
                 "security": BEARER,
                 "responses": {"204": {"description": "Deleted"}, **_errors("400", "404", "405")},
             },
         },
         "/api/v1/custom-models/{name}/download": {
-            "parameters": [_NAME_PARAMETER],
             "get": {
                 "operationId": "downloadCustomModel",
+                "parameters": [_NAME_PARAMETER],
                 "summary": "A ready custom model as a zip (its owner only): model.keras (the head), labels.json, "
                 "backbone.json (name and weights fingerprint)",
                 "security": BEARER,

@@ -115,6 +115,7 @@ def permalink(request: HttpRequest, entry_id: UUID) -> HttpResponse:
     class_index = explained_class(request)
     spec = SPECS_BY_NAME.get(entry.model)
     model_label = spec.label if spec else entry.model
+    custom = spec is None and entry.model not in serving.get_registry().names
     predictions = entry.prediction_objects()
     timings_ms = dict(entry.timings_ms)
     explanation, explain_error = None, ""
@@ -134,8 +135,8 @@ def permalink(request: HttpRequest, entry_id: UUID) -> HttpResponse:
     context = {
         "result": entry,
         "model_label": model_label,
-        "custom_model": spec is None,
-        "label_space": "1000 ImageNet classes" if spec else f"classes of the custom model {entry.model}",
+        "custom_model": custom,
+        "label_space": f"classes of the custom model {entry.model}" if custom else "1000 ImageNet classes",
         "chart": chart,
         "thumbnail_uri": data_uri(thumbnail, mime="image/jpeg") if thumbnail else "",
         "model_input_uri": data_uri(model_input, mime="image/png") if model_input else "",
