@@ -10,6 +10,7 @@ from functools import cache
 
 from django.conf import settings
 
+from recognizer.custom.loader import serve_custom_models
 from recognizer.inference.batching import EngineConfig
 from recognizer.inference.budget import DecodeBudget
 from recognizer.inference.config import InferenceConfig
@@ -37,7 +38,7 @@ def inference_config() -> InferenceConfig:
 
 @cache
 def _process_registry() -> ModelRegistry:
-    return ModelRegistry.from_config(inference_config())
+    return serve_custom_models(ModelRegistry.from_config(inference_config()))
 
 
 def get_registry() -> ModelRegistry:

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
+from recognizer.api import custom_models as api_custom
 from recognizer.api import custom_training as api_custom_training
 from recognizer.api import docs as api_docs
 from recognizer.api import jobs as api_jobs
 from recognizer.api import views as api
 from recognizer.history import views as history
 from recognizer.ops import health, metrics
-from recognizer.pages import batch, compare, train, views
+from recognizer.pages import batch, compare, custom_models, train, views
 
 app_name = "recognizer"
 
@@ -16,6 +17,9 @@ urlpatterns = [
     path("", views.upload, name="upload"),
     path("about/", views.about, name="about"),
     path("compare/", compare.compare, name="compare"),
+    path("custom/<str:name>/download", custom_models.download, name="custom_download"),
+    path("custom/<str:name>/delete/", custom_models.delete, name="custom_delete"),
+    path("custom/<str:name>/public/", custom_models.publish, name="custom_public"),
     path("r/<uuid:entry_id>/", views.permalink, name="permalink"),
     path("batch/", batch.batch, name="batch"),
     path("batch/<uuid:job_id>/", batch.batch_job, name="batch_job"),
@@ -41,8 +45,10 @@ urlpatterns = [
     path("api/v1/jobs/<str:job_id>/results", api_jobs.results, name="api_job_results"),
     path("api/v1/jobs/<str:job_id>/results.csv", api_jobs.results_as_csv, name="api_job_results_csv"),
     path("api/v1/jobs/<str:job_id>/cancel", api_jobs.cancel, name="api_job_cancel"),
-    # Part B's own route for POST; api/custom_models.py's `collection` sends POST to the same view.
-    path("api/v1/custom-models", api_custom_training.create, name="api_custom_models"),
+    path("api/v1/custom-models", api_custom.collection, name="api_custom_models"),
+    path("api/v1/custom-models/upload", api_custom.upload, name="api_custom_model_upload"),
+    path("api/v1/custom-models/<str:name>", api_custom.detail, name="api_custom_model"),
+    path("api/v1/custom-models/<str:name>/download", api_custom.download, name="api_custom_model_download"),
     path("api/v1/custom-models/<str:name>/train", api_custom_training.train_again, name="api_custom_model_train"),
     path("api/v1/openapi.json", api.openapi_json, name="api_openapi"),
     path("api/docs", api_docs.docs, name="api_docs"),

@@ -10,6 +10,9 @@ from recognizer import serving
 from recognizer.inference.catalog import SPECS_BY_NAME
 from recognizer.inference.registry import ModelRegistry
 from recognizer.ops.ratelimit import clear_local_counters
+from tests.custom.fixtures import brick_gravel, brick_photo, gravel_photo, make_custom_model
+
+__all__ = ["brick_gravel", "brick_photo", "gravel_photo", "make_custom_model"]  # fixtures for every test package
 
 
 @pytest.fixture(autouse=True)

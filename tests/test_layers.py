@@ -18,11 +18,12 @@ ALLOWED = {
     "inference": set(),
     "ops": {"inference", "serving"},
     "history": {"inference"},
-    "serving": {"inference"},
+    "serving": {"inference", "custom"},
     "pages": {"inference", "history", "ops", "serving", "jobs", "custom"},
     "api": {"inference", "history", "ops", "serving", "jobs", "custom"},
-    "management": {"inference", "history", "serving"},
-    "jobs": {"inference", "history", "serving"},
+    "management": {"inference", "history", "serving", "custom"},
+    # A job may name a custom model (checked at submit); a custom model trains on the jobs' Celery app.
+    "jobs": {"inference", "history", "serving", "custom"},
     "custom": {"inference", "history", "serving", "jobs"},
 }
 

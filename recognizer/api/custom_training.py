@@ -14,7 +14,7 @@ from django.http import HttpRequest, JsonResponse, QueryDict
 
 from recognizer.api.requests import page_session_key
 from recognizer.api.views import json_endpoint
-from recognizer.custom import services
+from recognizer.custom import lifecycle, services
 from recognizer.custom.models import CustomModel
 from recognizer.custom.uploads import photos_from_zip_upload
 from recognizer.inference.errors import InvalidInput, shown
@@ -43,7 +43,7 @@ def create(request: HttpRequest) -> JsonResponse:
         name = fields.get("name", "")
         public = parse_public(fields)
         backbone = services.checked_backbone(fields.get("backbone") or services.DEFAULT_BACKBONE)
-        services.checked_name(name)  # before the zip is read: a taken name costs no decompression
+        lifecycle.check_new_name(name)  # before the zip is read: a taken name costs no decompression
         if archive is None:
             received = ", ".join(sorted(shown(key, limit=40) for key in files)) or "no file"
             raise InvalidInput(

@@ -8,8 +8,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 
 from recognizer import serving
-from recognizer.api.requests import page_session_key, parse_top_k
+from recognizer.api.requests import api_requester, page_session_key, parse_top_k
 from recognizer.api.views import json_endpoint
+from recognizer.custom.access import usable_model_name
 from recognizer.inference.errors import InvalidInput, ModelNotReady
 from recognizer.jobs import services
 from recognizer.jobs.exports import results_csv
@@ -37,6 +38,7 @@ def submit(request: HttpRequest) -> JsonResponse:
     model_name = fields.get("model") or serving.get_registry().default_model_name()
     if model_name is None:
         raise ModelNotReady("Expected at least one usable model. Received none: every model failed to load")
+    model_name = usable_model_name(model_name, api_requester(request), serving.get_registry())
     job = create_job_from_upload(
         model_name=model_name,
         top_k=parse_top_k(fields),

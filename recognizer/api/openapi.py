@@ -7,6 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from recognizer.api.openapi_custom import (
+    SECURITY_SCHEMES,
+    custom_model_paths,
+    custom_model_schemas,
+    model_name_schema,
+)
 from recognizer.api.openapi_custom_training import custom_training_paths, custom_training_schemas
 from recognizer.api.openapi_jobs import job_paths, job_schemas
 from recognizer.inference.imaging import ACCEPTED_DESCRIPTION
@@ -56,7 +62,7 @@ def _image_request(model_names: list[str], *, with_model: bool) -> dict[str, Any
         "explain": EXPLAIN_SCHEMA,
     }
     if with_model:
-        multipart_fields["model"] = {"type": "string", "enum": model_names}
+        multipart_fields["model"] = model_name_schema(model_names)
         multipart_fields["explain_class"] = EXPLAIN_CLASS_SCHEMA
     raw = {"schema": {"type": "string", "format": "binary"}}
     return {
@@ -108,7 +114,7 @@ def _query_parameters(model_names: list[str], *, with_model: bool) -> list[dict[
                 "required": False,
                 "description": "Model name (a multipart `model` field takes precedence); default: resnet50 "
                 "if it can be used, else the first model that can",
-                "schema": {"type": "string", "enum": model_names},
+                "schema": model_name_schema(model_names),
             },
         )
     return parameters
@@ -116,7 +122,12 @@ def _query_parameters(model_names: list[str], *, with_model: bool) -> list[dict[
 
 MODEL_STAGES = ("preprocess", "inference", "explain", "overlay")
 EXPLAIN_SCHEMA = {"type": "string", "enum": ["true", "false", "1", "0"], "default": "false"}
-EXPLAIN_CLASS_SCHEMA = {"type": "integer", "minimum": 0, "maximum": 999}
+EXPLAIN_CLASS_SCHEMA = {
+    "type": "integer",
+    "minimum": 0,
+    "maximum": 999,
+    "description": "At most the model's classes - 1",
+}
 
 
 def _schemas() -> dict[str, Any]:
@@ -125,8 +136,12 @@ def _schemas() -> dict[str, Any]:
         "required": ["label", "class_id", "index", "score"],
         "properties": {
             "label": {"type": "string", "examples": ["tabby"]},
-            "class_id": {"type": "string", "pattern": "^n[0-9]{8}$", "examples": ["n02123045"]},
-            "index": {"type": "integer", "minimum": 0, "maximum": 999},
+            "class_id": {
+                "type": "string",
+                "description": "ImageNet: the WordNet id (n02123045); a custom model: the class name",
+                "examples": ["n02123045"],
+            },
+            "index": {"type": "integer", "minimum": 0, "description": "The class's position in the model's output"},
             "score": {"type": "number", "minimum": 0, "maximum": 1},
         },
     }
@@ -166,7 +181,7 @@ def _schemas() -> dict[str, Any]:
         "description": "Grad-CAM of the last convolutional block (only with explain=true)",
         "required": ["class_index", "grid", "overlay", "model_input"],
         "properties": {
-            "class_index": {"type": "integer", "minimum": 0, "maximum": 999},
+            "class_index": {"type": "integer", "minimum": 0},
             "grid": {
                 "type": "array",
                 "description": "The heatmap, rows top to bottom in the upright photo's frame, values 0..1",
@@ -205,8 +220,12 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "name": {"type": "string"},
                 "label": {"type": "string"},
-                "input_size": {"type": "integer"},
-                "state": {"type": "string", "enum": ["pending", "loading", "ready", "failed"]},
+                "input_size": {"type": ["integer", "null"]},
+                "state": {
+                    "type": "string",
+                    "enum": ["pending", "loading", "ready", "failed", "training"],
+                    "description": "A custom model: training, ready or failed",
+                },
                 "reason": {
                     "type": "string",
                     "description": "Why the model cannot be used, in full, with the advice (empty when it can)",
@@ -216,8 +235,15 @@ def _schemas() -> dict[str, Any]:
                     "description": "The state in a few words, as the pages show it: ready, loads on first use, "
                     "loading…, or unavailable: no weights offline | failed to load | worker restarting",
                 },
-                "weights": {"type": "string", "enum": ["imagenet", "random", "bundled"]},
-                "kind": {"type": "string", "enum": ["imagenet"], "description": "Whose label space: ImageNet-1k"},
+                "weights": {"type": "string", "enum": ["imagenet", "random", "bundled", "custom"]},
+                "kind": {
+                    "type": "string",
+                    "enum": ["imagenet", "custom"],
+                    "description": "Whose label space: ImageNet-1k, or a custom model's own classes",
+                },
+                "backbone": {"type": "string", "description": "A custom model's backbone"},
+                "classes": {"type": "array", "items": {"type": "string"}, "description": "A custom model's classes"},
+                "public": {"type": "boolean"},
                 "restarts": {
                     "type": "integer",
                     "minimum": 0,
@@ -257,10 +283,16 @@ def _schemas() -> dict[str, Any]:
                     "type": "array",
                     "items": {
                         "type": "object",
-                        "required": ["model", "label", "predictions", "hedge", "confidence", "timings_ms"],
+                        "required": ["model", "label", "kind", "predictions", "hedge", "confidence", "timings_ms"],
                         "properties": {
                             "model": {"type": "string"},
                             "label": {"type": "string"},
+                            "kind": {
+                                "type": "string",
+                                "enum": ["imagenet", "custom"],
+                                "description": "custom: the requester's or a public custom model, in its own "
+                                "classes, outside the ensemble and the agreement",
+                            },
                             "predictions": predictions,
                             "hedge": _ref("Hedge"),
                             "confidence": confidence,
@@ -375,7 +407,20 @@ def openapi_document(*, model_names: list[str]) -> dict[str, Any]:
                 }
             },
             **job_paths(model_names),
-            **custom_training_paths(),
+            **merged_paths(custom_model_paths(), custom_training_paths()),
         },
-        "components": {"schemas": {**_schemas(), **job_schemas(), **custom_training_schemas()}},
+        "components": {
+            "schemas": {**_schemas(), **job_schemas(), **custom_model_schemas(), **custom_training_schemas()},
+            "securitySchemes": SECURITY_SCHEMES,
+        },
     }
+
+
+def merged_paths(*parts: dict[str, Any]) -> dict[str, Any]:
+    """Path items of several parts of the document; a path in more than one gets all their operations
+    (`/api/v1/custom-models`: GET from openapi_custom.py, POST from openapi_custom_training.py)."""
+    paths: dict[str, Any] = {}
+    for part in parts:
+        for path, operations in part.items():
+            paths.setdefault(path, {}).update(operations)
+    return paths

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from recognizer.custom.services import BACKBONES, DEFAULT_BACKBONE, NAME_PATTERN
+from recognizer.custom.access import NAME_PATTERN
+from recognizer.custom.services import BACKBONES, DEFAULT_BACKBONE
 
 CUSTOM_MODEL_STATES = ["training", "ready", "failed"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from recognizer.api.openapi_custom import model_name_schema
 from recognizer.inference.pipeline import DEFAULT_TOP_K, MAX_TOP_K
 from recognizer.jobs.services import MAX_RESULTS_PER_PAGE, RESULTS_PER_PAGE
 
@@ -54,7 +55,7 @@ def job_paths(model_names: list[str]) -> dict[str, Any]:
             "description": "Photos, the field repeated once per file",
         },
         "archive": {"type": "string", "format": "binary", "description": "A .zip of photos (folders allowed)"},
-        "model": {"type": "string", "enum": model_names},
+        "model": model_name_schema(model_names),
         "top_k": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K, "default": DEFAULT_TOP_K},
     }
     return {

@@ -7,6 +7,7 @@ import re
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.middleware.csrf import CsrfViewMiddleware
 
+from recognizer.custom.access import Requester
 from recognizer.history.sessions import session_key_of
 from recognizer.inference.errors import InvalidInput, UnsupportedImage, shown
 from recognizer.inference.imaging import ACCEPTED_DESCRIPTION
@@ -70,8 +71,20 @@ def page_session_key(request: HttpRequest) -> str:
     The enhanced upload form (static/recognizer/upload.js) posts here; its results belong in that
     browser's history like the plain form's. Any other client stays sessionless.
     """
-    if "csrfmiddlewaretoken" not in request.POST and "HTTP_X_CSRFTOKEN" not in request.META:
-        return ""
-    if CsrfViewMiddleware(lambda _: HttpResponse()).process_view(request, None, (), {}) is not None:
+    if not sent_by_our_page(request):
         return ""
     return session_key_of(request, create=True) or ""
+
+
+def sent_by_our_page(request: HttpRequest) -> bool:
+    """The request carries our own page's CSRF token (same origin): its browser session may act."""
+    if "csrfmiddlewaretoken" not in request.POST and "HTTP_X_CSRFTOKEN" not in request.META:
+        return False
+    return CsrfViewMiddleware(lambda _: HttpResponse()).process_view(request, None, (), {}) is None
+
+
+def api_requester(request: HttpRequest) -> Requester:
+    """Who asks the API about custom models: the bearer token, and the browser session on reads, or on
+    changes and classifications sent by our own page (so another site cannot act with a visitor's cookie)."""
+    safe = request.method in ("GET", "HEAD")
+    return Requester.from_request(request, session=safe or sent_by_our_page(request))

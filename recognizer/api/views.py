@@ -17,7 +17,9 @@ from django.views.decorators.csrf import csrf_exempt
 
 from recognizer import serving
 from recognizer.api.openapi import openapi_document
-from recognizer.api.requests import page_session_key, parse_explain, parse_top_k, read_image_request
+from recognizer.api.requests import api_requester, page_session_key, parse_explain, parse_top_k, read_image_request
+from recognizer.custom.access import MAX_COMPARED_CUSTOM, comparable_custom_names, usable_model_name, visible
+from recognizer.custom.lifecycle import custom_model_status
 from recognizer.history.cache import classify_with_history
 from recognizer.history.explain import explain_entry
 from recognizer.inference.errors import InvalidInput, MethodNotAllowed, ModelNotReady, shown
@@ -53,7 +55,10 @@ def json_endpoint(*methods: str) -> Callable[[JsonView], JsonView]:
 
 @json_endpoint("GET")
 def models(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"models": [status.as_dict() for status in serving.get_registry().statuses()]})
+    """The catalogue's models ("kind": "imagenet"), then the custom models the requester may see ("kind": "custom")."""
+    catalogue = [status.as_dict() for status in serving.get_registry().statuses()]
+    custom = [custom_model_status(model) for model in visible(api_requester(request)).defer("head")]
+    return JsonResponse({"models": catalogue + custom})
 
 
 @rate_limit("classify")
@@ -66,6 +71,7 @@ def classify(request: HttpRequest) -> JsonResponse:
     model_name = fields.get("model") or registry.default_model_name()
     if model_name is None:
         raise ModelNotReady("Expected at least one usable model. Received none: every model failed to load")
+    model_name = usable_model_name(model_name, api_requester(request), registry)
     entry = classify_with_history(
         pipeline=serving.get_pipeline(),
         image_bytes=image_bytes,
@@ -100,7 +106,8 @@ def compare(request: HttpRequest) -> JsonResponse:
             f"Expected no explain_class on compare (each model explains its own top-1). Received {class_index}"
         )
     pipeline = serving.get_pipeline()
-    comparison = pipeline.compare(image_bytes=image_bytes, top_k=top_k)
+    custom = comparable_custom_names(api_requester(request), limit=MAX_COMPARED_CUSTOM)
+    comparison = pipeline.compare(image_bytes=image_bytes, top_k=top_k, custom=custom)
     answer = comparison.as_dict()
     if explain:
         explanations = pipeline.explain_comparison(comparison)

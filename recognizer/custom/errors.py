@@ -18,6 +18,8 @@ class TooManyPhotos(RecognizerError):
 
 
 class ModelNameTaken(RecognizerError):
+    """A catalogue model's name, another custom model's (in any case), or one the API reserves."""
+
     status = 409
 
 

@@ -9,7 +9,6 @@ SHA-256 is kept).
 from __future__ import annotations
 
 import hmac
-import re
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -18,19 +17,17 @@ from django.db import IntegrityError, transaction
 
 from recognizer import serving
 from recognizer.custom.errors import CustomModelNotFound, ModelNameTaken, NotRestartable
+from recognizer.custom.lifecycle import check_new_name
 from recognizer.custom.models import CustomModel, TrainingPhoto
 from recognizer.custom.tasks import train_custom_model
 from recognizer.custom.training import LabelledPhoto
 from recognizer.custom.training_set import TrainingLimits
-from recognizer.inference.catalog import SPECS_BY_NAME
 from recognizer.inference.errors import InvalidInput, shown
 from recognizer.jobs.celery import ensure_broker_folders
 
 # Backbones whose pooled features a head can be trained on, the default first.
 BACKBONES = ("efficientnet_lite0", "resnet50", "vgg19")
 DEFAULT_BACKBONE = BACKBONES[0]
-NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
-NAME_RULE = "1 to 64 letters, digits, '-' or '_', starting with a letter or digit"
 ROWS_PER_INSERT = 64
 
 
@@ -57,19 +54,6 @@ def checked_backbone(backbone: str) -> str:
     return backbone
 
 
-def checked_name(name: str) -> str:
-    """A free name of the allowed form: not a catalogue model's, not another custom model's (409)."""
-    if not NAME_PATTERN.fullmatch(name):
-        raise InvalidInput(f"Expected a model name of {NAME_RULE}. Received {shown(name)}")
-    if name.lower() in SPECS_BY_NAME:
-        raise ModelNameTaken(
-            f"Expected a name that is not a pretrained model's ({', '.join(SPECS_BY_NAME)}). Received {shown(name)}"
-        )
-    if CustomModel.objects.filter(name__iexact=name).exists():
-        raise ModelNameTaken(f"Expected a name no other model has. Received {shown(name)}, which is taken")
-    return name
-
-
 def create_custom_model(
     *,
     name: str,
@@ -81,7 +65,7 @@ def create_custom_model(
 ) -> CustomModel:
     """Store the model (training, queued) and its photos, then queue its training. The photos must have
     passed training_set.check_training_set; the name and backbone are checked here."""
-    name, backbone = checked_name(name), checked_backbone(backbone)
+    name, backbone = check_new_name(name), checked_backbone(backbone)
     try:
         with transaction.atomic():
             model = CustomModel.objects.create(

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 from recognizer.inference.batching import PendingInference
 from recognizer.inference.errors import RecognizerError
-from recognizer.inference.hierarchy import confidence
 from recognizer.inference.imaging import decode_image, encode_thumbnail, resize_to_array
 from recognizer.inference.labels import top_k_predictions
-from recognizer.inference.pipeline import DEFAULT_TOP_K, Classification, Pipeline, hedge_dict, timed
+from recognizer.inference.pipeline import DEFAULT_TOP_K, Classification, Pipeline, confidence_of, hedge_dict, timed
 from recognizer.inference.registry import LoadedModel
 
 # The image itself, or a function that reads it (called in the pool, so reading overlaps the model too).
@@ -112,12 +111,12 @@ def _finish(model: LoadedModel, top_k: int, name: str, submitted: Future[_Submit
     timings["total"] = (time.perf_counter() - done.started) * 1000.0
     classification = Classification(
         model=model.spec.name,
-        predictions=top_k_predictions(inferred.scores, top_k),
+        predictions=top_k_predictions(inferred.scores, top_k, model.labels),
         thumbnail=done.thumbnail,
         model_input=b"",  # kept only by the interactive paths, which explain a result later
         weights_fingerprint=model.fingerprint,
-        hedge=hedge_dict(inferred.scores),
-        confidence=confidence(inferred.scores),
+        hedge=hedge_dict(inferred.scores, model.labels),
+        confidence=confidence_of(inferred.scores, model.labels),
         timings_ms=timings,
     )
     return ItemResult(name=name, classification=classification, batch_size=inferred.batch_size)

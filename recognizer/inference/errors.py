@@ -86,3 +86,9 @@ class NotExplainable(RecognizerError):
     """The model has no convolutional feature map for Grad-CAM to weigh."""
 
     status = 400
+
+
+class Conflict(RecognizerError):
+    """The name is taken (a catalogue model or another custom model)."""
+
+    status = 409

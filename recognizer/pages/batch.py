@@ -4,6 +4,7 @@ refreshes itself while the job runs; batch.js polls the status JSON instead of w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +16,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from recognizer import serving
+from recognizer.custom.access import Requester, visible
+from recognizer.custom.models import CustomModel
 from recognizer.history.sessions import session_key_of
 from recognizer.inference.errors import InvalidInput, RecognizerError
 from recognizer.jobs import services
@@ -33,17 +36,26 @@ class BatchForm(forms.Form):
     model = forms.ChoiceField(label="Model")
     top_k = UploadForm.base_fields["top_k"]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, custom: Sequence[str] = (), **kwargs: Any) -> None:
+        """`custom`: the ready custom models this browser may use, offered after the catalogue."""
         super().__init__(*args, **kwargs)
         registry = serving.get_registry()
         statuses = registry.statuses()
         field = self.fields["model"]
-        field.choices = [(status.name, option_label(status)) for status in statuses]
+        field.choices = [(status.name, option_label(status)) for status in statuses] + [
+            (name, f"{name} (custom)") for name in custom
+        ]
         field.widget = ModelSelect(
             choices=field.choices, disabled_values=[status.name for status in statuses if not status.usable]
         )
         field.initial = registry.default_model_name()
-        field.error_messages["invalid_choice"] = f"Expected one of {', '.join(registry.names)}. Received: %(value)r"
+        names = ", ".join([*registry.names, *custom])
+        field.error_messages["invalid_choice"] = f"Expected one of {names}. Received: %(value)r"
+
+
+def batch_form(request: HttpRequest, *args: object) -> BatchForm:
+    custom = visible(Requester.from_request(request)).filter(state=CustomModel.READY).values_list("name", flat=True)
+    return BatchForm(*args, custom=list(custom))
 
 
 def _render_form(request: HttpRequest, form: BatchForm, *, error: RecognizerError | None = None) -> HttpResponse:
@@ -57,7 +69,7 @@ def _render_form(request: HttpRequest, form: BatchForm, *, error: RecognizerErro
 
 
 def _batch_error_page(request: HttpRequest, error: RecognizerError) -> HttpResponse:
-    return _render_form(request, BatchForm(), error=error)
+    return _render_form(request, batch_form(request), error=error)
 
 
 @require_http_methods(["GET", "POST"])
@@ -65,9 +77,9 @@ def _batch_error_page(request: HttpRequest, error: RecognizerError) -> HttpRespo
 @handles_errors(page=_batch_error_page)
 def batch(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
-        return _render_form(request, BatchForm())
+        return _render_form(request, batch_form(request))
     data, files = job_upload(request)
-    form = BatchForm(data)
+    form = batch_form(request, data)
     if not form.is_valid():
         raise InvalidInput(" ".join(message for errors in form.errors.values() for message in errors))
     images = [image for image in files.getlist("images") if image.name]

@@ -1,4 +1,7 @@
-"""The compare page: one upload, every ready model side by side with where it looked, their ensemble and agreement."""
+"""The compare page: one upload, every ready model side by side with where it looked, their ensemble and agreement.
+
+This browser's ready custom models (and public ones, at most MAX_COMPARED_CUSTOM) stand beside the
+pretrained models, each in its own classes, outside the ensemble and the agreement."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from recognizer import serving
+from recognizer.custom.access import MAX_COMPARED_CUSTOM, Requester, comparable_custom_names
 from recognizer.inference.errors import RecognizerError
 from recognizer.inference.hierarchy import CLASS_THRESHOLD
 from recognizer.inference.pipeline import DEFAULT_TOP_K
@@ -37,7 +41,8 @@ def compare(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return render(request, "recognizer/compare.html", _context(form=form), status=400)
     pipeline = serving.get_pipeline()
-    comparison = pipeline.compare(image_bytes=form.cleaned_data["image"].read(), top_k=DEFAULT_TOP_K)
+    custom = comparable_custom_names(Requester.from_request(request), limit=MAX_COMPARED_CUSTOM)
+    comparison = pipeline.compare(image_bytes=form.cleaned_data["image"].read(), top_k=DEFAULT_TOP_K, custom=custom)
     explanations = pipeline.explain_comparison(comparison)
     columns = [
         {
@@ -53,7 +58,7 @@ def compare(request: HttpRequest) -> HttpResponse:
         form=CompareForm(),
         comparison=comparison,
         columns=columns,
-        skipped=[registry.status(item["model"]) for item in comparison.skipped],
+        skipped=[registry.status(item["model"]) for item in comparison.skipped if item["model"] in registry.names],
         ensemble_chart=None
         if comparison.ensemble is None
         else chart_image(comparison.ensemble, title="Ensemble (mean)"),

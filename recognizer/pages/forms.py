@@ -81,11 +81,21 @@ class UploadForm(forms.Form):
         },
     )
 
-    def __init__(self, *args: Any, statuses: Sequence[ModelStatus], default_model: str | None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        statuses: Sequence[ModelStatus],
+        default_model: str | None,
+        custom: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        """`custom`: the ready custom models this browser may use (its own and public ones), after the catalogue."""
         super().__init__(*args, **kwargs)
-        names = [status.name for status in statuses]
+        names = [status.name for status in statuses] + list(custom)
         field = self.fields["model"]
-        field.choices = [(status.name, option_label(status)) for status in statuses]
+        field.choices = [(status.name, option_label(status)) for status in statuses] + [
+            (name, f"{name} (custom)") for name in custom
+        ]
         field.widget = ModelSelect(
             choices=field.choices, disabled_values=[status.name for status in statuses if not status.usable]
         )

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from recognizer import serving
-from recognizer.custom import services
+from recognizer.custom import lifecycle, services
 from recognizer.custom.errors import TooManyPhotos
 from recognizer.custom.models import CustomModel
 from recognizer.custom.training_set import MIN_PHOTOS_PER_CLASS
@@ -73,7 +73,7 @@ def train(request: HttpRequest) -> HttpResponse:
     fields, files = job_upload(request)
     try:
         backbone = services.checked_backbone(fields.get("backbone") or services.DEFAULT_BACKBONE)
-        name = services.checked_name(fields.get("name", "").strip())
+        name = lifecycle.check_new_name(fields.get("name", "").strip())
         archive = files.get("archive") if files.get("archive") and files["archive"].name else None
         boxes = _class_boxes(fields, files)
         if archive is not None and any(photos for _, photos in boxes):

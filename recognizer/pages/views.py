@@ -18,6 +18,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 
 from recognizer import serving
+from recognizer.custom.access import Requester, visible
+from recognizer.custom.models import CustomModel
 from recognizer.history.cache import classify_with_history
 from recognizer.history.explain import explain_entry
 from recognizer.history.models import HistoryEntry
@@ -26,7 +28,7 @@ from recognizer.history.store import read_model_input, read_thumbnail
 from recognizer.inference.catalog import SPECS_BY_NAME
 from recognizer.inference.errors import InvalidInput, RecognizerError
 from recognizer.inference.hierarchy import CLASS_THRESHOLD
-from recognizer.inference.labels import NUM_CLASSES, imagenet_classes
+from recognizer.inference.labels import NUM_CLASSES
 from recognizer.inference.pipeline import timed
 from recognizer.inference.registry import ModelRegistry, ModelState
 from recognizer.ops.ratelimit import rate_limit
@@ -38,8 +40,12 @@ from recognizer.pages.forms import UploadForm
 TIMED_STAGES = ("decode", "preprocess", "queue", "inference", "explain", "overlay", "chart", "total")
 
 
-def upload_form(registry: ModelRegistry, *args: object) -> UploadForm:
-    return UploadForm(*args, statuses=registry.statuses(), default_model=registry.default_model_name())
+def upload_form(request: HttpRequest, registry: ModelRegistry, *args: object) -> UploadForm:
+    """The upload form; its dropdown has the catalogue, then the ready custom models this browser may use."""
+    custom = visible(Requester.from_request(request)).filter(state=CustomModel.READY).values_list("name", flat=True)
+    return UploadForm(
+        *args, statuses=registry.statuses(), default_model=registry.default_model_name(), custom=list(custom)
+    )
 
 
 def default_model_note(registry: ModelRegistry) -> str:
@@ -67,7 +73,7 @@ def _render_form(
 
 
 def _upload_error_page(request: HttpRequest, error: RecognizerError) -> HttpResponse:
-    return _render_form(request, upload_form(serving.get_registry()), error=error)
+    return _render_form(request, upload_form(request, serving.get_registry()), error=error)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -76,9 +82,9 @@ def _upload_error_page(request: HttpRequest, error: RecognizerError) -> HttpResp
 def upload(request: HttpRequest) -> HttpResponse:
     registry = serving.get_registry()
     if request.method in ("GET", "HEAD"):
-        return _render_form(request, upload_form(registry))
+        return _render_form(request, upload_form(request, registry))
     data, file = multipart_upload(request)
-    form = upload_form(registry, data, {"image": file} if file is not None else {})
+    form = upload_form(request, registry, data, {"image": file} if file is not None else {})
     if not form.is_valid():
         return _render_form(request, form, status=400)
     entry = classify_with_history(
@@ -109,6 +115,7 @@ def permalink(request: HttpRequest, entry_id: UUID) -> HttpResponse:
     class_index = explained_class(request)
     spec = SPECS_BY_NAME.get(entry.model)
     model_label = spec.label if spec else entry.model
+    custom = spec is None and entry.model not in serving.get_registry().names
     predictions = entry.prediction_objects()
     timings_ms = dict(entry.timings_ms)
     explanation, explain_error = None, ""
@@ -128,12 +135,14 @@ def permalink(request: HttpRequest, entry_id: UUID) -> HttpResponse:
     context = {
         "result": entry,
         "model_label": model_label,
+        "custom_model": custom,
+        "label_space": f"classes of the custom model {entry.model}" if custom else "1000 ImageNet classes",
         "chart": chart,
         "thumbnail_uri": data_uri(thumbnail, mime="image/jpeg") if thumbnail else "",
         "model_input_uri": data_uri(model_input, mime="image/png") if model_input else "",
         "input_size": spec.input_size if spec else "",
         "explanation": explanation,
-        "explained_label": _label_of(explanation.class_index) if explanation else "",
+        "explained_label": _label_of(entry, explanation.class_index) if explanation else "",
         "overlay_uri": data_uri(explanation.overlay, mime="image/png") if explanation else "",
         "explain_error": explain_error,
         "show_hedge": bool(entry.hedge) and top_score < CLASS_THRESHOLD,
@@ -144,16 +153,19 @@ def permalink(request: HttpRequest, entry_id: UUID) -> HttpResponse:
     }
     if request.GET.get("fragment") == "1":
         return render(request, "recognizer/result_fragment.html", context)
-    context["form"] = upload_form(serving.get_registry())
+    context["form"] = upload_form(request, serving.get_registry())
     return render(request, "recognizer/result.html", context)
 
 
-def _label_of(class_index: int) -> str:
-    return imagenet_classes()[class_index].label
+def _label_of(entry: HistoryEntry, class_index: int) -> str:
+    """The explained class's name in the entry's model's label space (ImageNet, or a custom model's own)."""
+    return serving.get_registry().get(entry.model).labels.label(class_index)
 
 
 @require_safe
 def about(request: HttpRequest) -> HttpResponse:
     registry = serving.get_registry()
     models = [(registry.spec(status.name), status) for status in registry.statuses()]
-    return render(request, "recognizer/about.html", {"models": models})
+    requester = Requester.from_request(request)
+    custom = [(model, requester.owns(model)) for model in visible(requester).defer("head")]
+    return render(request, "recognizer/about.html", {"models": models, "custom_models": custom})

@@ -49,7 +49,7 @@ def test_the_document_covers_every_api_route_and_names_the_enabled_models(live_s
     }
     assert set(served["paths"]) == routes - {"/api/v1/openapi.json"}
     model_field = served["paths"]["/api/v1/classify"]["post"]["parameters"]
-    assert [field["schema"].get("enum") for field in model_field if field["name"] == "model"] == [
+    assert [field["schema"]["anyOf"][0]["enum"] for field in model_field if field["name"] == "model"] == [
         serving.get_registry().names
     ]
 

@@ -80,7 +80,12 @@ def test_top_k_outside_1_to_20_is_a_400(client: Client, top_k: str) -> None:
 
 def test_unknown_model_is_a_404_naming_the_models(client: Client) -> None:
     response = post_image(client, png_bytes(), model="alexnet")
-    assert_error(response, 404, "Expected one of resnet50, vgg19, efficientnet_lite0. Received: 'alexnet'")
+    assert_error(
+        response,
+        404,
+        "Expected one of resnet50, vgg19, efficientnet_lite0 or the name of a custom model of yours. "
+        "Received: 'alexnet'",
+    )
 
 
 def test_wrong_method_is_a_405_with_allow(client: Client) -> None:
@@ -125,12 +130,16 @@ def test_openapi_document_describes_the_operations(client: Client) -> None:
         "/api/v1/jobs/{job_id}/results",
         "/api/v1/jobs/{job_id}/results.csv",
         "/api/v1/jobs/{job_id}/cancel",
+        "/api/v1/custom-models",
+        "/api/v1/custom-models/upload",
+        "/api/v1/custom-models/{name}",
+        "/api/v1/custom-models/{name}/download",
     }
     classify = document["paths"]["/api/v1/classify"]["post"]
     assert {"200", "400", "404", "405", "413", "415", "503"} <= set(classify["responses"])
     assert "multipart/form-data" in classify["requestBody"]["content"]
     model_parameter = next(p for p in classify["parameters"] if p["name"] == "model")
-    assert model_parameter["schema"]["enum"] == ["resnet50", "vgg19", "efficientnet_lite0"]
+    assert model_parameter["schema"]["anyOf"][0]["enum"] == ["resnet50", "vgg19", "efficientnet_lite0"]
 
 
 def test_docs_page_is_rendered_from_the_document_without_a_cdn(client: Client) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from recognizer.custom import services
+from recognizer.custom import lifecycle, services
 from recognizer.custom.errors import CustomModelNotFound, ModelNameTaken, NotRestartable
 from recognizer.custom.models import CustomModel, TrainingPhoto
 from recognizer.inference.errors import InvalidInput
@@ -25,13 +25,13 @@ def create(name: str = "textures", **options: Any) -> CustomModel:
 @pytest.mark.parametrize("name", ["", "-lead", "with space", "dot.name", "a" * 65, "ünïcode"])
 def test_a_name_of_other_characters_is_refused(name: str) -> None:
     with pytest.raises(InvalidInput, match="Expected a model name of 1 to 64 letters, digits"):
-        services.checked_name(name)
+        lifecycle.check_new_name(name)
 
 
 @pytest.mark.parametrize("name", ["resnet50", "VGG19", "efficientnet_lite0", "inception_v3", "densenet121", "vgg16"])
 def test_a_pretrained_model_name_is_taken(name: str) -> None:
     with pytest.raises(ModelNameTaken, match="not a pretrained model's") as taken:
-        services.checked_name(name)
+        lifecycle.check_new_name(name)
     assert taken.value.status == 409
 
 

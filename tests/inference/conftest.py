@@ -6,10 +6,18 @@ from typing import Any
 import keras
 import pytest
 
+from recognizer import serving
 from recognizer.inference.registry import ModelRegistry
 from recognizer.inference.zoo.efficientnet_lite import build_efficientnet_lite0, bundled_weights_path
 
 MakeRegistry = Callable[..., ModelRegistry]
+
+
+@pytest.fixture(autouse=True)
+def catalogue_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inference core's tests have no database: here the process registry serves the catalogue alone,
+    without the web side's source of custom models (tests/inference/test_custom.py brings its own)."""
+    monkeypatch.setattr(serving.get_registry(), "custom", None)
 
 
 @pytest.fixture

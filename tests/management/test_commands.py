@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from recognizer.inference.registry import ModelRegistry
+from tests.custom.fixtures import MakeCustomModel
 from tests.images import encode, png_bytes, scene_rgb
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -219,3 +220,14 @@ def _read_pty(fd: int) -> bytes:
         return os.read(fd, 4096)
     except OSError:  # EIO: the child closed the terminal
         return b""
+
+
+def test_classify_uses_any_custom_model_the_cli_being_trusted(
+    registry: ModelRegistry, make_custom_model: MakeCustomModel, brick_photo: bytes, tmp_path: Path
+) -> None:
+    make_custom_model("walls", session_key="someone-elses-browser")  # private, and still usable here
+    (tmp_path / "brick.jpg").write_bytes(brick_photo)
+    out = StringIO()
+    call_command("classify", str(tmp_path), "--model", "walls", "--json", stdout=out, stderr=StringIO())
+    answer = json.loads(out.getvalue().splitlines()[0])
+    assert [p["label"] for p in answer["predictions"]] == ["brick", "gravel"]

@@ -48,7 +48,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files and folders")
         parser.add_argument(
-            "--model", default=None, help="model name (default: resnet50 if it can load, else the first that can)"
+            "--model",
+            default=None,
+            help="model name, or any custom model's: the CLI is local and trusted, so a private one too "
+            "(default: resnet50 if it can load, else the first that can)",
         )
         parser.add_argument(
             "--top", type=top_k_argument, default=DEFAULT_TOP_K, help=f"how many classes to print (1-{MAX_TOP_K})"
