@@ -3,11 +3,9 @@ or as a zip of one folder per class."""
 
 from __future__ import annotations
 
-import io
-import zipfile
-
 from recognizer.custom.training import LabelledPhoto
 from tests.custom.test_training import texture_crops
+from tests.jobs.helpers import zip_of
 
 SOURCES = (("brick", "brick.png"), ("gravel", "gravel.png"))
 
@@ -18,14 +16,6 @@ def texture_set(per_class: int = 6, *, seed: int = 1) -> list[LabelledPhoto]:
         for label, source in SOURCES
         for index, data in enumerate(texture_crops(source, count=per_class, rows=(0.0, 1.0), seed=seed))
     ]
-
-
-def zip_of(entries: list[tuple[str, bytes]]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in entries:
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def texture_zip(per_class: int = 6, *, seed: int = 1) -> bytes:
