@@ -134,6 +134,7 @@ def test_openapi_document_describes_the_operations(client: Client) -> None:
         "/api/v1/custom-models/upload",
         "/api/v1/custom-models/{name}",
         "/api/v1/custom-models/{name}/download",
+        "/api/v1/custom-models/{name}/train",
     }
     classify = document["paths"]["/api/v1/classify"]["post"]
     assert {"200", "400", "404", "405", "413", "415", "503"} <= set(classify["responses"])
