@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from recognizer.custom.errors import TooManyPhotos, TrainingSetRefused
-from recognizer.custom.training import LabelledPhoto
+from recognizer.custom.photos import LabelledPhoto
 from recognizer.custom.training_set import TrainingLimits, check_training_set, checked_label
 from recognizer.inference.errors import shown
 from recognizer.jobs.archives import ArchiveEntry, ArchiveLimits, open_archive

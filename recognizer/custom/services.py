@@ -19,8 +19,8 @@ from recognizer import serving
 from recognizer.custom.errors import CustomModelNotFound, ModelNameTaken, NotRestartable
 from recognizer.custom.lifecycle import check_new_name
 from recognizer.custom.models import CustomModel, TrainingPhoto
+from recognizer.custom.photos import LabelledPhoto
 from recognizer.custom.tasks import train_custom_model
-from recognizer.custom.training import LabelledPhoto
 from recognizer.custom.training_set import TrainingLimits
 from recognizer.inference.errors import InvalidInput, shown
 from recognizer.jobs.celery import ensure_broker_folders

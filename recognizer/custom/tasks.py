@@ -13,7 +13,6 @@ from celery import signals
 
 from recognizer import serving
 from recognizer.custom.models import CustomModel
-from recognizer.custom.runner import run_training
 from recognizer.jobs.celery import app
 
 logger = logging.getLogger(__name__)
@@ -21,6 +20,9 @@ logger = logging.getLogger(__name__)
 
 @app.task(acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def train_custom_model(model_id: str, attempt: int) -> bool:
+    # Keras only where a model trains: the web side queues this task without importing TensorFlow.
+    from recognizer.custom.runner import run_training
+
     return run_training(model_id=model_id, attempt=attempt, registry=serving.get_registry())
 
 

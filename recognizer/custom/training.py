@@ -14,7 +14,6 @@ No Django here: the web side and the Celery jobs call `train_head` with photos t
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from recognizer.custom.photos import LabelledPhoto
 from recognizer.inference.imaging import decode_image, resize_to_array
 from recognizer.inference.registry import LoadedModel
 
@@ -36,17 +36,6 @@ TRAINING_BATCH = 128
 MIN_IMPROVEMENT = 1e-3
 
 EpochReport = Callable[[int, float, float], None]  # epoch (from 1), training loss, validation accuracy
-
-
-@dataclass(frozen=True)
-class LabelledPhoto:
-    label: str
-    name: str
-    data: bytes
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
 
 
 @dataclass(frozen=True)

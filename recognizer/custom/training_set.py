@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from recognizer.custom.errors import TooManyPhotos, TrainingSetRefused
-from recognizer.custom.training import LabelledPhoto
+from recognizer.custom.photos import LabelledPhoto
 from recognizer.inference.errors import RecognizerError, shown
 from recognizer.inference.imaging import ACCEPTED_DESCRIPTION, decoded_pixel_count
 

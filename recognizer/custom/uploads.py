@@ -10,8 +10,8 @@ from django.core.files.uploadedfile import UploadedFile
 
 from recognizer.custom.archive import photos_from_archive
 from recognizer.custom.errors import TrainingSetRefused
+from recognizer.custom.photos import LabelledPhoto
 from recognizer.custom.services import training_limits
-from recognizer.custom.training import LabelledPhoto
 from recognizer.custom.training_set import check_training_set, checked_label
 from recognizer.inference.errors import ImageTooLarge, InvalidInput, shown
 from recognizer.jobs.archives import MIB
