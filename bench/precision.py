@@ -23,7 +23,7 @@ def run(bench: Bench) -> Section:
     from recognizer.inference.quantized import quantized_model
 
     options = bench.options
-    section = Section("7. IMGREC_PRECISION=fast: int8 (ONNX Runtime) vs fp32 (the Keras graph), bare forward")
+    section = Section("IMGREC_PRECISION=fast: int8 (ONNX Runtime) vs fp32 (the Keras graph), bare forward")
     for name in MODELS:
         spec = SPECS_BY_NAME[name]
         weights = spec.bundled_weights() if spec.bundled_weights is not None else None
