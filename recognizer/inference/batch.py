@@ -113,7 +113,6 @@ def _finish(model: LoadedModel, top_k: int, name: str, submitted: Future[_Submit
         model=model.spec.name,
         predictions=top_k_predictions(inferred.scores, top_k, model.labels),
         thumbnail=done.thumbnail,
-        model_input=b"",  # kept only by the interactive paths, which explain a result later
         weights_fingerprint=model.fingerprint,
         hedge=hedge_dict(inferred.scores, model.labels),
         confidence=confidence_of(inferred.scores, model.labels),

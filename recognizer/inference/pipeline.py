@@ -10,6 +10,7 @@ draw a Grad-CAM heatmap of any class later, from that input alone, through the s
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import itertools
 import time
@@ -74,11 +75,18 @@ class Classification:
     model: str
     predictions: list[Prediction]
     thumbnail: bytes  # a re-encoded JPEG of the upright photo, without the upload's metadata
-    model_input: bytes  # a PNG of exactly what the model saw, before normalisation
     weights_fingerprint: str
     hedge: dict[str, str | float] | None
     confidence: Confidence
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # Exactly what the model saw (before normalisation), or None where no explanation can follow.
+    seen: np.ndarray | None = field(default=None, repr=False)
+
+    @functools.cached_property
+    def model_input(self) -> bytes:
+        """`seen` as a PNG, encoded only when asked for: the history keeps it for a later explanation; a
+        batch job or the CLI never asks, and pays nothing."""
+        return encode_model_input(self.seen) if self.seen is not None else b""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -219,13 +227,12 @@ class Pipeline:
         timings["queue"] = inferred.queue_ms
         timings["inference"] = inferred.inference_ms
         predictions = top_k_predictions(inferred.scores, top_k, model.labels)
-        model_input = encode_model_input(seen)
         timings["total"] = (time.perf_counter() - started) * 1000.0
         return Classification(
             model=model_name,
             predictions=predictions,
             thumbnail=thumbnail,
-            model_input=model_input,
+            seen=seen,
             weights_fingerprint=model.fingerprint,
             hedge=hedge_dict(inferred.scores, model.labels),
             confidence=confidence_of(inferred.scores, model.labels),
