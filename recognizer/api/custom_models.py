@@ -14,23 +14,13 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from recognizer import serving
 from recognizer.api import custom_training
-from recognizer.api.requests import api_requester
+from recognizer.api.requests import api_requester, parse_public
 from recognizer.api.views import json_endpoint
 from recognizer.custom.access import find_owned, find_visible, visible
 from recognizer.custom.lifecycle import custom_model_as_dict, delete_custom_model, set_public
 from recognizer.custom.transfer import export_zip, import_zip
 from recognizer.inference.errors import InvalidInput, shown
 from recognizer.ops.uploads import multipart_upload
-
-BOOLEANS = {"true": True, "1": True, "false": False, "0": False, "": False}
-
-
-def parse_public(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in BOOLEANS:
-        return BOOLEANS[value.lower()]
-    raise InvalidInput(f"Expected public to be true or false. Received {shown(value, limit=40)}")
 
 
 @json_endpoint("GET", "POST")

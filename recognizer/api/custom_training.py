@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import secrets
 
-from django.http import HttpRequest, JsonResponse, QueryDict
+from django.http import HttpRequest, JsonResponse
 
-from recognizer.api.requests import page_session_key
+from recognizer.api.requests import api_requester, page_session_key, parse_public
 from recognizer.api.views import json_endpoint
 from recognizer.custom import lifecycle, services
+from recognizer.custom.access import find_owned
 from recognizer.custom.models import CustomModel
 from recognizer.custom.uploads import photos_from_zip_upload
 from recognizer.inference.errors import InvalidInput, shown
@@ -41,7 +42,7 @@ def create(request: HttpRequest) -> JsonResponse:
     archive = files.get("archive")
     try:
         name = fields.get("name", "")
-        public = parse_public(fields)
+        public = parse_public(fields.get("public", ""))
         backbone = services.checked_backbone(fields.get("backbone") or services.DEFAULT_BACKBONE)
         lifecycle.check_new_name(name)  # before the zip is read: a taken name costs no decompression
         if archive is None:
@@ -73,21 +74,9 @@ def create(request: HttpRequest) -> JsonResponse:
 @rate_limit("classify")
 @json_endpoint("POST")
 def train_again(request: HttpRequest, name: str) -> JsonResponse:
-    model = services.owned_model(name=name, session_key=request.session.session_key, token=bearer_token(request))
+    model = find_owned(name, api_requester(request))
     model = services.train_again(model)
     answer = {"name": model.name, "job": str(model.id), "state": model.state, "status_url": model_url(model.name)}
     response = JsonResponse(answer, status=202)
     response["Location"] = answer["status_url"]
     return response
-
-
-def parse_public(fields: QueryDict) -> bool:
-    value = fields.get("public", "")
-    if value not in ("", "true", "false"):
-        raise InvalidInput(f"Expected public to be true or false. Received {shown(value)}")
-    return value == "true"
-
-
-def bearer_token(request: HttpRequest) -> str | None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None

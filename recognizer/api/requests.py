@@ -88,3 +88,15 @@ def api_requester(request: HttpRequest) -> Requester:
     changes and classifications sent by our own page (so another site cannot act with a visitor's cookie)."""
     safe = request.method in ("GET", "HEAD")
     return Requester.from_request(request, session=safe or sent_by_our_page(request))
+
+
+BOOLEANS = {"true": True, "1": True, "false": False, "0": False, "": False}
+
+
+def parse_public(value: object) -> bool:
+    """A custom model's `public`: a JSON boolean, or a form's true/false (1/0; absent is false)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in BOOLEANS:
+        return BOOLEANS[value.lower()]
+    raise InvalidInput(f"Expected public to be true or false. Received {shown(value, limit=40)}")

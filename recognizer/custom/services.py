@@ -8,7 +8,6 @@ SHA-256 is kept).
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -16,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from recognizer import serving
+from recognizer.custom.access import Requester, owned
 from recognizer.custom.errors import CustomModelNotFound, ModelNameTaken, NotRestartable
 from recognizer.custom.lifecycle import check_new_name
 from recognizer.custom.models import CustomModel, TrainingPhoto
@@ -128,23 +128,16 @@ def train_again(model: CustomModel) -> CustomModel:
     return model
 
 
-def owns(model: CustomModel, *, session_key: str | None, token: str | None) -> bool:
-    if session_key and model.session_key and hmac.compare_digest(model.session_key, session_key):
-        return True
-    return bool(token and model.token_sha256 and hmac.compare_digest(model.token_sha256, CustomModel.hash_token(token)))
-
-
 def owned_model(*, model_id: UUID | str | None = None, name: str | None = None, session_key: str | None,
                 token: str | None) -> CustomModel:  # fmt: skip
     """The requester's model by id or name; anyone else's is not found, as one that does not exist."""
     lookup = {"id": model_id} if model_id is not None else {"name": name}
     model = CustomModel.objects.filter(**lookup).defer("head").first()
-    if model is None or not owns(model, session_key=session_key, token=token):
+    requester = Requester(session_key=session_key or "", token_sha256=CustomModel.hash_token(token) if token else "")
+    if model is None or not requester.owns(model):
         raise CustomModelNotFound(f"Expected the name of one of your custom models. Received {shown(name or model_id)}")
     return model
 
 
 def session_models(*, session_key: str | None) -> list[CustomModel]:
-    if not session_key:
-        return []
-    return list(CustomModel.objects.filter(session_key=session_key).defer("head")[:50])
+    return list(owned(Requester(session_key=session_key or "")).defer("head")[:50])
