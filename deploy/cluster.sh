@@ -29,18 +29,9 @@ case "${DJANGO_CACHE_URL:-}" in redis://* | rediss://*) ;; *)
 esac
 case "$nodes" in '' | *[!0-9]* | 0) echo "cluster.sh: NODES must be a whole number >= 1; got '$nodes'" >&2; exit 2 ;; esac
 
-# Processes left behind by an earlier run killed without a chance to clean up (as in serve.sh): only
-# those whose pid file is here and whose command line names this directory.
-for pid_file in "$cluster_dir"/*.pid; do
-  [ -f "$pid_file" ] || continue
-  pid=$(cat "$pid_file")
-  if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$cluster_dir/"; then
-    echo "cluster.sh: stopping $pid left running by an earlier run ($pid_file)" >&2
-    kill -TERM "$pid"
-    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  fi
-  rm -f "$pid_file"
-done
+# shellcheck source=deploy/supervise.sh
+source "$(dirname "$0")/supervise.sh"
+stop_leftovers "$cluster_dir" cluster.sh
 
 # The database named in DATABASE_URL is created when missing (the role needs CREATEDB, as
 # `make services` gives imgrec), then migrated once: nodes never race each other to migrate.
@@ -69,9 +60,6 @@ upstreams=()
 for i in $(seq "$nodes"); do upstreams+=(--upstream "unix:$cluster_dir/node$i.sock"); done
 "$python" "$checkout/deploy/render_nginx.py" --dir "$cluster_dir" --listen "$listen" "${upstreams[@]}" \
   > "$cluster_dir/nginx.conf" || exit 1
-
-# shellcheck source=deploy/supervise.sh
-source "$(dirname "$0")/supervise.sh"
 
 "$nginx" -p "$cluster_dir/" -e "$cluster_dir/error.log" -c "$cluster_dir/nginx.conf" &
 nginx_pid=$!

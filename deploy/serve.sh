@@ -12,22 +12,9 @@ front_dir=$1
 shift
 nginx=${NGINX_BIN:-nginx}
 
-# A previous run killed without a chance to clean up (kill -9, a closed terminal) may have left its
-# processes behind, still holding the port and the socket. Stop those whose pid file is in FRONT_DIR
-# and whose command line names FRONT_DIR (so a recycled pid of another program is left alone).
-for pid_file in "$front_dir"/*.pid; do
-  [ -f "$pid_file" ] || continue
-  pid=$(cat "$pid_file")
-  if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$front_dir/"; then
-    echo "serve.sh: stopping $pid left running by an earlier run ($pid_file)" >&2
-    kill -TERM "$pid"
-    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  fi
-  rm -f "$pid_file"
-done
-
 # shellcheck source=deploy/supervise.sh
 source "$(dirname "$0")/supervise.sh"
+stop_leftovers "$front_dir" serve.sh
 
 "$nginx" -p "$front_dir/" -e "$front_dir/error.log" -c "$front_dir/nginx.conf" &
 nginx_pid=$!
