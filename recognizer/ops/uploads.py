@@ -25,11 +25,13 @@ from recognizer.inference.errors import ImageTooLarge, InvalidInput, LengthRequi
 ENVELOPE_BYTES = 64 * 1024
 
 
-class CappedMemoryUploadHandler(FileUploadHandler):
-    def __init__(self, request: Any = None) -> None:
-        super().__init__(request)
-        self.cap = settings.IMGREC_MAX_UPLOAD_BYTES
-        self.files_seen = 0
+class _DeclaredLengthCap:
+    """What both handlers do with the request: refuse a declared length over `cap` (plus the multipart
+    envelope) before reading anything, and mark the request (`too_large_mark`) for the view to answer 413."""
+
+    cap: int
+    too_large_mark: str
+    request: Any
 
     def handle_raw_input(
         self, input_data: Any, META: dict[str, Any], content_length: int, boundary: bytes, encoding: str | None = None
@@ -38,6 +40,19 @@ class CappedMemoryUploadHandler(FileUploadHandler):
             self._mark_too_large(content_length)
             return QueryDict(), MultiValueDict()
         return None
+
+    def _mark_too_large(self, received_bytes: int) -> None:
+        if self.request is not None:
+            setattr(self.request, self.too_large_mark, received_bytes)
+
+
+class CappedMemoryUploadHandler(_DeclaredLengthCap, FileUploadHandler):
+    too_large_mark = "upload_too_large"
+
+    def __init__(self, request: Any = None) -> None:
+        super().__init__(request)
+        self.cap = settings.IMGREC_MAX_UPLOAD_BYTES
+        self.files_seen = 0
 
     def new_file(self, *args: Any, **kwargs: Any) -> None:
         super().new_file(*args, **kwargs)
@@ -66,10 +81,6 @@ class CappedMemoryUploadHandler(FileUploadHandler):
             charset=self.charset,
             content_type_extra=self.content_type_extra,
         )
-
-    def _mark_too_large(self, received_bytes: int) -> None:
-        if self.request is not None:
-            self.request.upload_too_large = received_bytes
 
 
 # --- checks shared by the upload page and the JSON API ------------------------------------------
@@ -169,22 +180,16 @@ def is_job_upload(request: Any) -> bool:
     return request.method == "POST" and request.path in JOB_UPLOAD_PATHS
 
 
-class SpoolingUploadHandler(TemporaryFileUploadHandler):
+class SpoolingUploadHandler(_DeclaredLengthCap, TemporaryFileUploadHandler):
     """Every file of the request to its own temporary file (removed when it is closed), all of them
     together held to IMGREC_ARCHIVE_MAX_MB while the body streams in; nothing large stays in memory."""
+
+    too_large_mark = "job_upload_too_large"
 
     def __init__(self, request: Any = None) -> None:
         super().__init__(request)
         self.cap = settings.IMGREC_ARCHIVE_MAX_MB * 1024 * 1024
         self.received = 0
-
-    def handle_raw_input(
-        self, input_data: Any, META: dict[str, Any], content_length: int, boundary: bytes, encoding: str | None = None
-    ) -> tuple[QueryDict, MultiValueDict] | None:
-        if content_length > self.cap + ENVELOPE_BYTES:
-            self._mark_too_large(content_length)
-            return QueryDict(), MultiValueDict()
-        return None
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         self.received += len(raw_data)
@@ -192,10 +197,6 @@ class SpoolingUploadHandler(TemporaryFileUploadHandler):
             self._mark_too_large(self.received)
             raise StopUpload(connection_reset=False)
         return super().receive_data_chunk(raw_data, start)
-
-    def _mark_too_large(self, received_bytes: int) -> None:
-        if self.request is not None:
-            self.request.job_upload_too_large = received_bytes
 
 
 def job_upload(request: Any) -> tuple[QueryDict, MultiValueDict]:
