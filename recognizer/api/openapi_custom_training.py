@@ -93,6 +93,7 @@ def custom_training_paths() -> dict[str, Any]:
                 ],
                 "responses": {
                     "202": _accepted("CustomModelTraining", "Queued again"),
+                    "400": _json(_ref("Error"), "The Authorization header is not of the form 'Bearer <token>'"),
                     **_errors("404", "405", "409", "429"),
                 },
             }
