@@ -10,6 +10,7 @@ it is parsed.
 from __future__ import annotations
 
 import io
+import math
 import struct
 import warnings
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ THUMBNAIL_SIDE = 256
 # The most EXIF one JPEG APP1 segment can hold; PNG and WebP could carry far more.
 MAX_EXIF_BYTES = 64 * 1024
 REDUCING_GAP = 3.0
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
@@ -206,21 +208,26 @@ def encode_thumbnail(image: Image.Image, *, max_side: int = THUMBNAIL_SIDE) -> b
 
 
 def encode_model_input(pixels: np.ndarray) -> bytes:
-    """What a model saw (size x size x 3, 0..255, before normalisation) as a lossless PNG.
+    """What a model saw (size x size x 3, 0..255, before normalisation) as it is stored: raw RGB bytes, row by row.
 
-    zlib level 1, not Pillow's 6: a profile of the request path found this encode the largest cost besides the
-    forward pass (16% of the samples, 27-34 ms at level 6 on the loaded machine, 7-11 ms at level 1), for 6% more
-    bytes on a 224 x 224 photo."""
-    rgb = np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(rgb, mode="RGB").save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
+    Not a PNG: a profile of `POST /api/v1/classify` (docs/architecture.md, "The request path, profiled") found
+    the PNG encoding, even at zlib level 1, the request thread's largest cost (22% of its samples with
+    EfficientNet-Lite0, 3.9 ms for a 224 x 224 photo); the raw copy takes 0.4 ms for 1.7x the bytes. It becomes
+    a PNG only where it is shown (`model_input_png`)."""
+    return np.clip(np.rint(pixels), 0, 255).astype(np.uint8).tobytes()
 
 
-def decode_model_input(png: bytes, *, size: int) -> np.ndarray:
-    """A stored model input back as the float32 array `resize_to_array` made; it must be size x size RGB."""
+def decode_model_input(stored: bytes, *, size: int) -> np.ndarray:
+    """A stored model input back as the float32 array `resize_to_array` made: size x size x 3 raw RGB bytes, or
+    a size x size RGB PNG (how history entries stored before the raw form keep it)."""
+    if not stored.startswith(PNG_SIGNATURE):
+        if len(stored) != size * size * 3:
+            raise InvalidInput(
+                f"Expected a {size} x {size} RGB model input ({size * size * 3} bytes). Received {len(stored)} bytes"
+            )
+        return np.frombuffer(stored, dtype=np.uint8).reshape(size, size, 3).astype(np.float32)
     try:
-        with Image.open(io.BytesIO(png)) as image:
+        with Image.open(io.BytesIO(stored)) as image:
             image.load()
             if image.format != "PNG" or image.mode != "RGB" or image.size != (size, size):
                 raise InvalidInput(
@@ -230,3 +237,17 @@ def decode_model_input(png: bytes, *, size: int) -> np.ndarray:
             return np.asarray(image, dtype=np.float32)
     except (OSError, Image.DecompressionBombError, SyntaxError) as error:
         raise InvalidInput(f"Expected a PNG model input. Received bytes Pillow cannot read ({error})") from None
+
+
+def model_input_png(stored: bytes) -> bytes:
+    """A stored model input as a lossless PNG to show (zlib level 1: 6% more bytes than Pillow's default level 6,
+    in a third of the time); a PNG stored by an earlier version is returned as it is."""
+    if stored.startswith(PNG_SIGNATURE):
+        return stored
+    side = math.isqrt(len(stored) // 3)
+    if side == 0 or side * side * 3 != len(stored):
+        raise InvalidInput(f"Expected a square RGB model input. Received {len(stored)} bytes")
+    pixels = np.frombuffer(stored, dtype=np.uint8).reshape(side, side, 3)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode="RGB").save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()

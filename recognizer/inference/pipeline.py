@@ -3,7 +3,7 @@
 decode (once, at the size the models need) -> resize -> preprocess -> the model's batching engine
 -> top k, the hedge and the confidence. `classify` asks one model; `compare` asks every usable model at
 once (all queued together, one deadline) and, with two models or more, averages their probability vectors
-into an ensemble. Each answer keeps its model input (the resized RGB pixels, as a PNG), so `explain` can
+into an ensemble. Each answer keeps its model input (the resized RGB pixels, raw), so `explain` can
 draw a Grad-CAM heatmap of any class later, from that input alone, through the same compiled model.
 """
 
@@ -31,6 +31,7 @@ from recognizer.inference.imaging import (
     decoded_pixel_count,
     encode_model_input,
     encode_thumbnail,
+    model_input_png,
     resize_to_array,
 )
 from recognizer.inference.labels import IMAGENET, LabelSpace, Prediction, top_k_predictions
@@ -84,8 +85,8 @@ class Classification:
 
     @functools.cached_property
     def model_input(self) -> bytes:
-        """`seen` as a PNG, encoded only when asked for: the history keeps it for a later explanation; a
-        batch job or the CLI never asks, and pays nothing."""
+        """`seen` as stored (imaging.encode_model_input), copied only when asked for: the history keeps it for a
+        later explanation; a batch job or the CLI never asks, and pays nothing."""
         return encode_model_input(self.seen) if self.seen is not None else b""
 
     def as_dict(self) -> dict[str, object]:
@@ -136,7 +137,7 @@ class Explanation:
     class_index: int
     heatmap: np.ndarray  # grid rows x columns, 0..1, rows top to bottom, in the upright photo's frame
     overlay: bytes  # PNG: the photo, the heatmap over it, a colour bar
-    model_input: bytes  # PNG: what the model saw
+    model_input: bytes  # PNG: what the model saw (imaging.model_input_png)
     timings_ms: dict[str, float]
 
     def as_dict(self) -> dict[str, object]:
@@ -244,8 +245,8 @@ class Pipeline:
     ) -> Explanation:
         """Grad-CAM of `class_index` (None: the top-1) for a stored model input, drawn over `photo`.
 
-        Needs no upload: the model input PNG is what the model saw. Timed as `explain` (gradients through
-        the compiled model) and `overlay` (the matplotlib drawing).
+        Needs no upload: the stored model input is what the model saw. Timed as `explain` (gradients through
+        the compiled model) and `overlay` (the matplotlib drawing, and the model input as a PNG to show).
         """
         model = self.registry.get(model_name)
         if class_index is not None and not 0 <= class_index < len(model.labels):
@@ -256,12 +257,13 @@ class Pipeline:
             explained, heatmap = model.explain(pixels, class_index)
         with timed(timings, "overlay"):
             overlay = _render_overlay(photo, heatmap)
+            shown_input = model_input_png(model_input)
         return Explanation(
             model=model_name,
             class_index=explained,
             heatmap=heatmap,
             overlay=overlay,
-            model_input=model_input,
+            model_input=shown_input,
             timings_ms=timings,
         )
 

@@ -28,8 +28,9 @@ from recognizer.history.store import read_model_input, read_thumbnail
 from recognizer.inference.catalog import SPECS_BY_NAME
 from recognizer.inference.errors import InvalidInput, RecognizerError
 from recognizer.inference.hierarchy import CLASS_THRESHOLD
+from recognizer.inference.imaging import model_input_png
 from recognizer.inference.labels import NUM_CLASSES
-from recognizer.inference.pipeline import timed
+from recognizer.inference.pipeline import Explanation, timed
 from recognizer.inference.registry import ModelRegistry, ModelState
 from recognizer.ops.ratelimit import rate_limit
 from recognizer.ops.responses import handles_errors
@@ -131,6 +132,7 @@ def permalink(request: HttpRequest, entry_id: UUID) -> HttpResponse:
     timings_ms["total"] += timings_ms["chart"]
     thumbnail = read_thumbnail(entry)  # removed by hand: the result still shows, without its picture
     model_input = read_model_input(entry)
+    shown_input = _shown_model_input(model_input, explanation) if model_input else b""
     top_score = predictions[0].score if predictions else 0.0
     context = {
         "result": entry,
@@ -139,7 +141,7 @@ def permalink(request: HttpRequest, entry_id: UUID) -> HttpResponse:
         "label_space": f"classes of the custom model {entry.model}" if custom else "1000 ImageNet classes",
         "chart": chart,
         "thumbnail_uri": data_uri(thumbnail, mime="image/jpeg") if thumbnail else "",
-        "model_input_uri": data_uri(model_input, mime="image/png") if model_input else "",
+        "model_input_uri": data_uri(shown_input, mime="image/png") if shown_input else "",
         "input_size": spec.input_size if spec else "",
         "explanation": explanation,
         "explained_label": _label_of(entry, explanation.class_index) if explanation else "",
@@ -155,6 +157,16 @@ def permalink(request: HttpRequest, entry_id: UUID) -> HttpResponse:
         return render(request, "recognizer/result_fragment.html", context)
     context["form"] = upload_form(request, serving.get_registry())
     return render(request, "recognizer/result.html", context)
+
+
+def _shown_model_input(stored: bytes, explanation: Explanation | None) -> bytes:
+    """The PNG of what the model saw: the explanation's, or made from the stored pixels (none if they are damaged)."""
+    if explanation is not None:
+        return explanation.model_input
+    try:
+        return model_input_png(stored)
+    except InvalidInput:
+        return b""
 
 
 def _label_of(entry: HistoryEntry, class_index: int) -> str:

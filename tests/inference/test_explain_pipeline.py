@@ -11,6 +11,7 @@ from PIL import Image
 
 from recognizer.inference.catalog import SPECS_BY_NAME
 from recognizer.inference.errors import InvalidInput, NotExplainable
+from recognizer.inference.imaging import decode_model_input
 from recognizer.inference.pipeline import Pipeline
 from recognizer.inference.registry import ModelRegistry
 from tests.inference.conftest import MakeRegistry
@@ -42,7 +43,7 @@ def test_the_model_input_and_the_heatmap_are_in_the_upright_frame(lite0_pipeline
     upright = open_rgb(CHELSEA)
     result = lite0_pipeline.classify(image_bytes=sideways_jpeg(upright), model_name="efficientnet_lite0")
 
-    seen = np.asarray(Image.open(io.BytesIO(result.model_input)), dtype=np.float32)
+    seen = decode_model_input(result.model_input, size=224)
     expected = np.asarray(upright.resize((224, 224), Image.Resampling.BILINEAR), dtype=np.float32)
     assert seen.shape == (224, 224, 3)
     assert np.abs(seen - expected).mean() < 8  # the same picture, upright (JPEG and resizing aside)
@@ -57,6 +58,7 @@ def test_the_model_input_and_the_heatmap_are_in_the_upright_frame(lite0_pipeline
     left, top, right, bottom = CHELSEA_CAT
     assert left <= x <= right and top <= y <= bottom
     assert explanation.timings_ms["explain"] > 0 and explanation.overlay.startswith(b"\x89PNG")
+    assert explanation.model_input.startswith(b"\x89PNG")  # shown as a picture
 
 
 def test_classify_answers_hedge_and_confidence_from_the_full_scores(lite0_pipeline: Pipeline) -> None:

@@ -7,8 +7,15 @@ import pytest
 from PIL import Image
 
 from recognizer.inference.catalog import SPECS_BY_NAME
-from recognizer.inference.errors import ImageTooLarge
-from recognizer.inference.imaging import decode_image, encode_thumbnail, resize_to_array
+from recognizer.inference.errors import ImageTooLarge, InvalidInput
+from recognizer.inference.imaging import (
+    decode_image,
+    decode_model_input,
+    encode_model_input,
+    encode_thumbnail,
+    model_input_png,
+    resize_to_array,
+)
 from tests.images import encode, png_bytes, scene_rgb
 
 MAX_PIXELS = 40_000_000
@@ -98,3 +105,29 @@ def test_thumbnail_is_small_and_has_no_metadata() -> None:
     thumbnail = encode_thumbnail(image)
     assert b"SecretCameraMaker" not in thumbnail
     assert max(Image.open(io.BytesIO(thumbnail)).size) == 256
+
+
+def test_a_stored_model_input_gives_back_exactly_what_the_model_saw_and_shows_as_that_png() -> None:
+    seen = decoded_array(png_bytes())
+    stored = encode_model_input(seen)
+    assert len(stored) == 224 * 224 * 3
+    assert np.array_equal(decode_model_input(stored, size=224), np.rint(seen))
+    with Image.open(io.BytesIO(model_input_png(stored))) as shown:
+        assert (shown.format, shown.size) == ("PNG", (224, 224))
+        assert np.array_equal(np.asarray(shown, dtype=np.float32), np.rint(seen))
+
+
+def test_a_model_input_stored_as_a_png_by_an_earlier_version_still_decodes_and_shows() -> None:
+    seen = decoded_array(png_bytes())
+    earlier = encode(Image.fromarray(np.rint(seen).astype(np.uint8), mode="RGB"), "PNG")
+    assert np.array_equal(decode_model_input(earlier, size=224), np.rint(seen))
+    assert model_input_png(earlier) == earlier
+
+
+def test_a_stored_model_input_of_the_wrong_size_is_refused_with_both_sizes() -> None:
+    stored = encode_model_input(np.zeros((100, 100, 3), dtype=np.float32))
+    expected = r"Expected a 224 x 224 RGB model input \(150528 bytes\)\. Received 30000 bytes"
+    with pytest.raises(InvalidInput, match=expected):
+        decode_model_input(stored, size=224)
+    with pytest.raises(InvalidInput, match="Expected a square RGB model input. Received 5 bytes"):
+        model_input_png(b"12345")
