@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from recognizer.inference.catalog import SPECS_BY_NAME
-from recognizer.inference.pipeline import Pipeline
+from recognizer.inference.errors import ModelNotReady
+from recognizer.inference.pipeline import Classification, Pipeline
 from recognizer.inference.registry import ModelRegistry
 from recognizer.jobs import runner
 from recognizer.jobs.models import Job
@@ -51,3 +52,35 @@ def test_an_image_that_is_not_a_photo_is_that_images_error(pipeline: Pipeline) -
     runner.run_chunk(pipeline=pipeline, job_id=job.id, start=0, stop=1, concurrency=8)
     image = job.images.get()
     assert image.processed and image.predictions is None and image.error.startswith("Expected")
+
+
+class FailingOnOnePhoto(Pipeline):
+    """The real pipeline, except that one photo meets a server-side fault (what a failed batch raises)."""
+
+    def __init__(self, pipeline: Pipeline, failing: bytes) -> None:
+        super().__init__(pipeline.registry, max_pixels=pipeline.max_pixels)
+        self.failing = failing
+
+    def classify(self, *, image_bytes: bytes, model_name: str, top_k: int = 5) -> Classification:
+        if image_bytes == self.failing:
+            raise ModelNotReady("Expected the model to answer. Received a failed batch")
+        return super().classify(image_bytes=image_bytes, model_name=model_name, top_k=top_k)
+
+
+def test_a_server_fault_fails_the_chunk_for_a_retry_that_writes_every_image_once(pipeline: Pipeline) -> None:
+    photos = [Photo(name=f"{index}.jpg", data=jpeg(index)) for index in range(40)]
+    job = create_job(model_name="efficientnet_lite0", top_k=2, session_key="", photos=photos)
+    faulty = FailingOnOnePhoto(pipeline, failing=photos[7].data)
+
+    with pytest.raises(ModelNotReady, match="Received a failed batch"):
+        runner.run_chunk(pipeline=faulty, job_id=job.id, start=0, stop=40, concurrency=8)
+    kept = job.images.filter(processed=True).count()
+    assert kept < 40 and not job.images.filter(index=7, processed=True).exists()
+
+    retried = runner.run_chunk(pipeline=pipeline, job_id=job.id, start=0, stop=40, concurrency=8)
+    # Images still running in the shared pool when the first run failed are not written by it: the retry does.
+    assert kept + retried == 40
+    assert job.images.filter(processed=True).count() == 40
+    assert all(image.predictions and len(image.predictions) == 2 for image in job.images.all())
+    job.refresh_from_db()
+    assert job.state == Job.DONE
