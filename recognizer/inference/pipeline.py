@@ -223,8 +223,9 @@ class Pipeline:
                 with timed(timings, "preprocess"):
                     seen = resize_to_array(image, model.spec.input_size)
                     pixels = model.preprocess(seen)
-                thumbnail = encode_thumbnail(image)
-            inferred = admission.submit(pixels)
+                pending = admission.enqueue(pixels)
+                thumbnail = encode_thumbnail(image)  # while the model runs (Pillow lets go of the GIL)
+            inferred = pending.result()
         timings["queue"] = inferred.queue_ms
         timings["inference"] = inferred.inference_ms
         predictions = top_k_predictions(inferred.scores, top_k, model.labels)
