@@ -20,7 +20,7 @@ MODELS = ("resnet50", "efficientnet_lite0")
 def run(bench: Bench) -> Section:
     from recognizer.inference.catalog import SPECS_BY_NAME
     from recognizer.inference.compiled import CompiledModel
-    from recognizer.inference.quantized import quantized_model
+    from recognizer.inference.quantized import has_vnni, quantized_model
 
     options = bench.options
     section = Section("IMGREC_PRECISION=fast: int8 (ONNX Runtime) vs fp32 (the Keras graph), bare forward")
@@ -59,6 +59,8 @@ def run(bench: Bench) -> Section:
                 )
             )
     section.notes.append("ResNet50 has random weights here: its speed is meaningful, its agreement is not")
+    bits = "VNNI: weights in 8 bits" if has_vnni() else "no VNNI: weights in 7 bits (reduce_range)"
+    section.notes.append(f"this CPU has {bits} (quantized.has_vnni)")
     return section
 
 

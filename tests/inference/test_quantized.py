@@ -14,7 +14,7 @@ from recognizer.inference.calibration import available_calibration
 from recognizer.inference.catalog import SPECS_BY_NAME, ModelSpec
 from recognizer.inference.compiled import CompiledModel
 from recognizer.inference.precision import MAX_QUANTIZED_PARAMS, compile_model
-from recognizer.inference.quantized import QuantizationRejected, QuantizedModel, cache_path, quantized_model
+from recognizer.inference.quantized import QuantizationRejected, QuantizedModel, cache_path, has_vnni, quantized_model
 from tests.inference.photos import held_out_views
 
 SMALL_SIZE = 32
@@ -132,3 +132,18 @@ def test_a_model_too_large_to_export_serves_in_fp32_under_fast(
     huge = dataclasses.replace(small_spec, params=MAX_QUANTIZED_PARAMS + 1)
     served = compile_model(small_model, spec=huge, precision="fast", fingerprint="random-4", cache_dir=tmp_path)
     assert type(served) is CompiledModel and served.precision == "fp32"
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ("fpu sse2 avx2 fma avx512f avx512_vnni avx512_bf16", True),
+        ("fpu sse2 avx2 avx_vnni", True),
+        ("fpu sse2 avx2 fma avx512f avx512bw", False),
+    ],
+)
+def test_weights_keep_8_bits_only_on_a_cpu_with_vnni(tmp_path: Path, flags: str, expected: bool) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: some cpu\nflags\t\t: {flags}\n\nprocessor\t: 1\n")
+    assert has_vnni(cpuinfo) is expected
+    assert has_vnni(tmp_path / "absent") is False  # not Linux: 7 bits, safe everywhere
