@@ -26,6 +26,7 @@ from recognizer.inference.registry import LoadedModel
 ImageSource = bytes | Callable[[], bytes]
 
 DECODER_THREADS = 2
+SERVER_FAULT = 500
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,15 @@ def classify_many(
     top_k: int = DEFAULT_TOP_K,
     thumbnails: bool = False,
     decoders: int = DECODER_THREADS,
+    raise_server_faults: bool = False,
 ) -> Iterator[ItemResult]:
     """(name, bytes or reader) in -> one ItemResult per item, in the same order.
 
     Raises ModelNotFound / ModelNotReady before the first result when the model cannot run at all.
     `thumbnails` adds the re-encoded JPEG thumbnail a gallery shows (the CLI needs none).
+    `raise_server_faults`: a fault of the server's (a RecognizerError of status 5xx: a failed batch, a
+    timeout) ends the iteration with that error, for a caller that retries the rest later (a batch worker);
+    otherwise it is that image's error, like an image's own fault, and the others go on (the CLI).
     """
     model = pipeline.registry.get(model_name)
     config = model.engine.config
@@ -73,11 +78,11 @@ def classify_many(
         try:
             for name, source in items:
                 if len(in_flight) >= window:
-                    yield _finish(model, top_k, *in_flight.popleft())
+                    yield _finish(model, top_k, *in_flight.popleft(), raise_server_faults=raise_server_faults)
                 submitted = pool.submit(_decode_and_enqueue, pipeline, model, source, thumbnails=thumbnails)
                 in_flight.append((name, submitted))
             while in_flight:
-                yield _finish(model, top_k, *in_flight.popleft())
+                yield _finish(model, top_k, *in_flight.popleft(), raise_server_faults=raise_server_faults)
         finally:
             # A consumer that stops early (or fails) leaves queued decodes unstarted.
             for _, submitted in in_flight:
@@ -97,11 +102,15 @@ def _decode_and_enqueue(pipeline: Pipeline, model: LoadedModel, source: ImageSou
     return _Submitted(pending=pending, thumbnail=thumbnail, timings=timings, started=started)
 
 
-def _finish(model: LoadedModel, top_k: int, name: str, submitted: Future[_Submitted]) -> ItemResult:
+def _finish(
+    model: LoadedModel, top_k: int, name: str, submitted: Future[_Submitted], *, raise_server_faults: bool
+) -> ItemResult:
     try:
         done = submitted.result()
         inferred = done.pending.result()
     except RecognizerError as error:
+        if raise_server_faults and error.status >= SERVER_FAULT:
+            raise
         return ItemResult(name=name, error=str(error))
     except OSError as error:
         return ItemResult(name=name, error=f"Expected a readable file. Received {error.strerror or error}")

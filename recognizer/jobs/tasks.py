@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-
 from recognizer import serving
 from recognizer.inference.errors import RecognizerError
 from recognizer.jobs import runner
@@ -18,11 +16,8 @@ RETRY_AFTER_S = 5
 
 @app.task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=MAX_RETRIES, ignore_result=True)
 def run_chunk(self: Any, job_id: str, start: int, stop: int) -> int:
-    concurrency = min(settings.IMGREC_QUEUE_MAX, 2 * settings.IMGREC_MAX_BATCH)
     try:
-        return runner.run_chunk(
-            pipeline=serving.get_pipeline(), job_id=job_id, start=start, stop=stop, concurrency=concurrency
-        )
+        return runner.run_chunk(pipeline=serving.get_pipeline(), job_id=job_id, start=start, stop=stop)
     except RecognizerError as error:
         if self.request.retries >= MAX_RETRIES:
             runner.fail_job(job_id, str(error))

@@ -50,7 +50,7 @@ def test_a_job_page_refreshes_while_it_runs_then_shows_the_gallery_errors_and_ex
     assert '<meta http-equiv="refresh" content="3">' in running
     assert 'max="3" value="0"' in running and "0 / 3" in running
 
-    runner.run_chunk(pipeline=pipeline, job_id=job.id, start=0, stop=3, concurrency=4)
+    runner.run_chunk(pipeline=pipeline, job_id=job.id, start=0, stop=3)
     done = client.get(job_url).content.decode()
 
     assert 'http-equiv="refresh"' not in done
