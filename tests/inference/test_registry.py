@@ -147,3 +147,23 @@ def test_a_very_long_unknown_name_is_cut_in_the_message(make_registry: MakeRegis
     with pytest.raises(ModelNotFound) as refused:
         registry.get("a" * 5000)
     assert str(refused.value).endswith("Received: '" + "a" * 100 + "'… (5,000 characters)")
+
+
+def test_load_all_builds_the_largest_model_first(make_registry: MakeRegistry) -> None:
+    built: list[str] = []
+
+    def recording(name: str):  # noqa: ANN202
+        def build(weights_path: Path | None, **_: object) -> keras.Model:
+            built.append(name)
+            return tiny_classifier(weights_path)
+
+        return build
+
+    specs = [
+        replace(tiny_spec(name, recording(name)), params=params)
+        for name, params in (("small", 5_000_000), ("large", 143_000_000), ("medium", 25_000_000))
+    ]
+    registry = make_registry(specs, weights_mode="random")
+    registry.load_all(allow_download=False)
+    assert built == ["large", "medium", "small"]
+    assert registry.names == ["small", "large", "medium"]  # the order shown to people is the catalogue's
