@@ -18,7 +18,7 @@ from recognizer.api.requests import api_requester, parse_public
 from recognizer.api.views import json_endpoint
 from recognizer.custom.access import find_owned, find_visible, visible
 from recognizer.custom.lifecycle import custom_model_as_dict, delete_custom_model, set_public
-from recognizer.custom.transfer import export_zip, import_zip
+from recognizer.custom.transfer import download_response, import_zip
 from recognizer.inference.errors import InvalidInput, shown
 from recognizer.ops.uploads import multipart_upload
 
@@ -56,12 +56,7 @@ def detail(request: HttpRequest, name: str) -> HttpResponse:
 
 @json_endpoint("GET")
 def download(request: HttpRequest, name: str) -> HttpResponse:
-    model = find_owned(name, api_requester(request))
-    if model.state != model.READY:
-        raise InvalidInput(f"Expected a ready custom model to download. Received {shown(name)}, {model.state}")
-    response = HttpResponse(export_zip(model), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="{model.name}.zip"'
-    return response
+    return download_response(find_owned(name, api_requester(request)))
 
 
 @json_endpoint("POST")

@@ -15,6 +15,7 @@ from recognizer.api.openapi_custom import (
 )
 from recognizer.api.openapi_custom_training import custom_training_paths, custom_training_schemas
 from recognizer.api.openapi_jobs import job_paths, job_schemas
+from recognizer.api.openapi_parts import error_responses, json_response, ref
 from recognizer.inference.imaging import ACCEPTED_DESCRIPTION
 from recognizer.inference.pipeline import DEFAULT_TOP_K, MAX_TOP_K
 
@@ -37,22 +38,8 @@ ERROR_STATUSES = {
 }
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 def _errors(*statuses: str) -> dict[str, Any]:
-    responses = {status: _json(_ref("Error"), ERROR_STATUSES[status]) for status in statuses}
-    for status in ("429", "503"):
-        if status in responses:
-            responses[status]["headers"] = {
-                "Retry-After": {"description": "Seconds to wait", "schema": {"type": "string", "pattern": "^[0-9]+$"}}
-            }
-    return responses
+    return error_responses(ERROR_STATUSES, *statuses, retry_after=("429", "503"))
 
 
 def _image_request(model_names: list[str], *, with_model: bool) -> dict[str, Any]:
@@ -192,7 +179,7 @@ def _schemas() -> dict[str, Any]:
             "model_input": {**png_uri, "description": "What the model saw: upright RGB at its input size"},
         },
     }
-    predictions = {"type": "array", "items": _ref("Prediction"), "description": "Highest score first"}
+    predictions = {"type": "array", "items": ref("Prediction"), "description": "Highest score first"}
     return {
         "Error": {
             "type": "object",
@@ -263,10 +250,10 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "model": {"type": "string"},
                 "predictions": predictions,
-                "hedge": _ref("Hedge"),
+                "hedge": ref("Hedge"),
                 "confidence": confidence,
-                "explanation": _ref("Explanation"),
-                "timings_ms": _ref("Timings"),
+                "explanation": ref("Explanation"),
+                "timings_ms": ref("Timings"),
                 "cached": {
                     "type": "boolean",
                     "description": "True when the same image, model and top_k were answered before: "
@@ -294,9 +281,9 @@ def _schemas() -> dict[str, Any]:
                                 "classes, outside the ensemble and the agreement",
                             },
                             "predictions": predictions,
-                            "hedge": _ref("Hedge"),
+                            "hedge": ref("Hedge"),
                             "confidence": confidence,
-                            "explanation": _ref("Explanation"),
+                            "explanation": ref("Explanation"),
                             "timings_ms": {
                                 "type": "object",
                                 "required": ["preprocess", "inference"],
@@ -370,11 +357,11 @@ def openapi_document(*, model_names: list[str]) -> dict[str, Any]:
                     "operationId": "listModels",
                     "summary": "The enabled models and the state of each",
                     "responses": {
-                        "200": _json(
+                        "200": json_response(
                             {
                                 "type": "object",
                                 "required": ["models"],
-                                "properties": {"models": {"type": "array", "items": _ref("ModelStatus")}},
+                                "properties": {"models": {"type": "array", "items": ref("ModelStatus")}},
                             },
                             "Every enabled model",
                         ),
@@ -389,7 +376,7 @@ def openapi_document(*, model_names: list[str]) -> dict[str, Any]:
                     "parameters": _query_parameters(model_names, with_model=True),
                     "requestBody": _image_request(model_names, with_model=True),
                     "responses": {
-                        "200": _json(_ref("Classification"), "The predictions, highest score first"),
+                        "200": json_response(ref("Classification"), "The predictions, highest score first"),
                         **_errors("400", "404", "405", "411", "413", "415", "429", "500", "503", "504"),
                     },
                 }
@@ -401,7 +388,7 @@ def openapi_document(*, model_names: list[str]) -> dict[str, Any]:
                     "parameters": _query_parameters(model_names, with_model=False),
                     "requestBody": _image_request(model_names, with_model=False),
                     "responses": {
-                        "200": _json(_ref("Comparison"), "Per-model results, the ensemble and the agreement"),
+                        "200": json_response(ref("Comparison"), "Per-model results, the ensemble and the agreement"),
                         **_errors("400", "405", "411", "413", "415", "429", "500", "503", "504"),
                     },
                 }

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from recognizer.api.openapi_parts import error_responses, json_response, ref
 from recognizer.custom.access import NAME_PATTERN
+from recognizer.custom.models import CustomModel
 
-CUSTOM_STATES = ["training", "ready", "failed"]
+CUSTOM_STATES = [state for state, _ in CustomModel.STATES]
 NAME_SCHEMA = {"type": "string", "pattern": f"^{NAME_PATTERN.pattern}$"}
 
 _ERRORS = {
@@ -22,16 +24,8 @@ _ERRORS = {
 BEARER = [{}, {"bearerToken": []}]
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 def _errors(*statuses: str) -> dict[str, Any]:
-    return {status: _json(_ref("Error"), _ERRORS[status]) for status in statuses}
+    return error_responses(_ERRORS, *statuses)
 
 
 def model_name_schema(model_names: list[str]) -> dict[str, Any]:
@@ -56,11 +50,11 @@ def custom_model_paths() -> dict[str, Any]:
                 "and the public ones",
                 "security": BEARER,
                 "responses": {
-                    "200": _json(
+                    "200": json_response(
                         {
                             "type": "object",
                             "required": ["custom_models"],
-                            "properties": {"custom_models": {"type": "array", "items": _ref("CustomModel")}},
+                            "properties": {"custom_models": {"type": "array", "items": ref("CustomModel")}},
                         },
                         "Newest first",
                     ),
@@ -94,9 +88,9 @@ def custom_model_paths() -> dict[str, Any]:
                     },
                 },
                 "responses": {
-                    "201": _json(
+                    "201": json_response(
                         {
-                            "allOf": [_ref("CustomModel")],
+                            "allOf": [ref("CustomModel")],
                             "required": ["token"],
                             "properties": {"token": {"type": "string"}},
                         },
@@ -112,7 +106,7 @@ def custom_model_paths() -> dict[str, Any]:
                 "parameters": [_NAME_PARAMETER],
                 "summary": "One custom model: classes, state, validation figures",
                 "security": BEARER,
-                "responses": {"200": _json(_ref("CustomModel"), "The model"), **_errors("400", "404", "405")},
+                "responses": {"200": json_response(ref("CustomModel"), "The model"), **_errors("400", "404", "405")},
             },
             "patch": {
                 "operationId": "changeCustomModel",
@@ -131,7 +125,7 @@ def custom_model_paths() -> dict[str, Any]:
                         }
                     },
                 },
-                "responses": {"200": _json(_ref("CustomModel"), "Changed"), **_errors("400", "404", "405")},
+                "responses": {"200": json_response(ref("CustomModel"), "Changed"), **_errors("400", "404", "405")},
             },
             "delete": {
                 "operationId": "deleteCustomModel",

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from recognizer.api.openapi_custom import CUSTOM_STATES
+from recognizer.api.openapi_parts import error_responses, json_response, ref
 from recognizer.custom.access import NAME_PATTERN
 from recognizer.custom.services import BACKBONES, DEFAULT_BACKBONE
-
-CUSTOM_MODEL_STATES = ["training", "ready", "failed"]
 
 _ERRORS = {
     "400": "A field is missing or malformed, the archive is damaged, or the photos cannot make a training set "
@@ -23,28 +23,15 @@ _ERRORS = {
 }
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 def _accepted(schema: str, description: str) -> dict[str, Any]:
     return {
-        **_json(_ref(schema), description),
+        **json_response(ref(schema), description),
         "headers": {"Location": {"description": "The model's URL", "schema": {"type": "string"}}},
     }
 
 
 def _errors(*statuses: str) -> dict[str, Any]:
-    responses = {status: _json(_ref("Error"), _ERRORS[status]) for status in statuses}
-    if "429" in responses:
-        responses["429"]["headers"] = {
-            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "string", "pattern": "^[0-9]+$"}}
-        }
-    return responses
+    return error_responses(_ERRORS, *statuses)
 
 
 def custom_training_paths() -> dict[str, Any]:
@@ -93,7 +80,7 @@ def custom_training_paths() -> dict[str, Any]:
                 ],
                 "responses": {
                     "202": _accepted("CustomModelTraining", "Queued again"),
-                    "400": _json(_ref("Error"), "The Authorization header is not of the form 'Bearer <token>'"),
+                    "400": json_response(ref("Error"), "The Authorization header is not of the form 'Bearer <token>'"),
                     **_errors("404", "405", "409", "429"),
                 },
             }
@@ -105,7 +92,7 @@ def custom_training_schemas() -> dict[str, Any]:
     training = {
         "name": {"type": "string"},
         "job": {"type": "string", "format": "uuid", "description": "The model's id"},
-        "state": {"type": "string", "enum": CUSTOM_MODEL_STATES},
+        "state": {"type": "string", "enum": CUSTOM_STATES},
         "status_url": {"type": "string", "description": "The model's URL: state, progress, validation"},
     }
     return {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from recognizer.api.openapi_custom import model_name_schema
+from recognizer.api.openapi_parts import error_responses, json_response, ref
 from recognizer.inference.pipeline import DEFAULT_TOP_K, MAX_TOP_K
 from recognizer.jobs.services import MAX_RESULTS_PER_PAGE, RESULTS_PER_PAGE
 
@@ -21,21 +22,8 @@ _ERRORS = {
 }
 
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 def _errors(*statuses: str) -> dict[str, Any]:
-    responses = {status: _json(_ref("Error"), _ERRORS[status]) for status in statuses}
-    if "429" in responses:
-        responses["429"]["headers"] = {
-            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "string", "pattern": "^[0-9]+$"}}
-        }
-    return responses
+    return error_responses(_ERRORS, *statuses)
 
 
 _JOB_ID = {
@@ -69,7 +57,7 @@ def job_paths(model_names: list[str]) -> dict[str, Any]:
                 },
                 "responses": {
                     "202": {
-                        **_json(_ref("JobCreated"), "The job is stored and queued"),
+                        **json_response(ref("JobCreated"), "The job is stored and queued"),
                         "headers": {"Location": {"description": "The status URL", "schema": {"type": "string"}}},
                     },
                     **_errors("400", "404", "405", "413", "415", "429", "503"),
@@ -81,7 +69,7 @@ def job_paths(model_names: list[str]) -> dict[str, Any]:
                 "operationId": "jobStatus",
                 "summary": "A job's state and progress",
                 "parameters": [_JOB_ID],
-                "responses": {"200": _json(_ref("JobStatus"), "State and counts"), **_errors("404", "405")},
+                "responses": {"200": json_response(ref("JobStatus"), "State and counts"), **_errors("404", "405")},
             }
         },
         "/api/v1/jobs/{job_id}/results": {
@@ -108,7 +96,10 @@ def job_paths(model_names: list[str]) -> dict[str, Any]:
                         },
                     },
                 ],
-                "responses": {"200": _json(_ref("JobResults"), "A page of results"), **_errors("400", "404", "405")},
+                "responses": {
+                    "200": json_response(ref("JobResults"), "A page of results"),
+                    **_errors("400", "404", "405"),
+                },
             }
         },
         "/api/v1/jobs/{job_id}/results.csv": {
@@ -130,7 +121,10 @@ def job_paths(model_names: list[str]) -> dict[str, Any]:
                 "operationId": "cancelJob",
                 "summary": "Cancel a queued or running job (chunks not yet run are skipped)",
                 "parameters": [_JOB_ID],
-                "responses": {"200": _json(_ref("JobStatus"), "The job after cancelling"), **_errors("404", "405")},
+                "responses": {
+                    "200": json_response(ref("JobStatus"), "The job after cancelling"),
+                    **_errors("404", "405"),
+                },
             }
         },
     }
@@ -177,7 +171,7 @@ def job_schemas() -> dict[str, Any]:
                                 "required": ["name", "predictions"],
                                 "properties": {
                                     "name": {"type": "string"},
-                                    "predictions": {"type": "array", "items": _ref("Prediction")},
+                                    "predictions": {"type": "array", "items": ref("Prediction")},
                                 },
                             },
                             {

@@ -98,6 +98,11 @@ def visible(requester: Requester) -> QuerySet[CustomModel]:
     return CustomModel.objects.filter(Q(public=True) | Q(pk__in=owned(requester).values("pk")))
 
 
+def ready_names(requester: Requester) -> list[str]:
+    """The names of the ready custom models the requester may use: what a model dropdown offers."""
+    return list(visible(requester).filter(state=CustomModel.READY).values_list("name", flat=True))
+
+
 def _named(name: str) -> CustomModel | None:
     if not NAME_PATTERN.fullmatch(name):
         return None

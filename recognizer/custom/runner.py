@@ -12,19 +12,17 @@ starts over from them. An exception leaves it `failed` with the reason.
 from __future__ import annotations
 
 import logging
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import keras
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from recognizer.custom.errors import TrainingSetRefused
 from recognizer.custom.feature_cache import DatabaseFeatureCache
+from recognizer.custom.heads import head_bytes
 from recognizer.custom.models import CustomModel, TrainingPhoto
 from recognizer.custom.training import LabelledPhoto, TrainedHead, TrainingOptions, train_head
 from recognizer.inference.errors import RecognizerError, shown
@@ -140,11 +138,3 @@ def _save_ready(run: _Run, trained: TrainedHead, *, fingerprint: str) -> None:
         )
         # Kept until now so a killed run can start over; a ready model needs only its head.
         TrainingPhoto.objects.filter(model_id=run.model_id).update(data=b"")
-
-
-def head_bytes(head: keras.Model) -> bytes:
-    """The head as a `.keras` file's bytes (Keras saves only to a path)."""
-    with tempfile.TemporaryDirectory(prefix="imgrec-head-") as folder:
-        path = Path(folder) / "head.keras"
-        head.save(path)
-        return path.read_bytes()

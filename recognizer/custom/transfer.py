@@ -17,6 +17,7 @@ import zipfile
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.http import HttpResponse
 from django.utils import timezone
 
 from recognizer.custom.access import Requester
@@ -43,6 +44,16 @@ def export_zip(model: CustomModel) -> bytes:
             "backbone.json", json.dumps({"name": model.backbone, "fingerprint": model.backbone_fingerprint})
         )
     return buffer.getvalue()
+
+
+def download_response(model: CustomModel) -> HttpResponse:
+    """The model's zip as an attachment named after it (the API's and the pages' download); only a ready
+    model has a head to export."""
+    if model.state != model.READY:
+        raise InvalidInput(f"Expected a ready custom model to download. Received {shown(model.name)}, {model.state}")
+    response = HttpResponse(export_zip(model), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="{model.name}.zip"'
+    return response
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from recognizer import serving
-from recognizer.custom.access import Requester, visible
-from recognizer.custom.models import CustomModel
+from recognizer.custom.access import Requester, ready_names
 from recognizer.history.sessions import session_key_of
 from recognizer.inference.errors import InvalidInput, RecognizerError
 from recognizer.jobs import services
@@ -26,7 +25,7 @@ from recognizer.jobs.uploads import create_job_from_upload
 from recognizer.ops.ratelimit import rate_limit
 from recognizer.ops.responses import handles_errors
 from recognizer.ops.uploads import job_upload
-from recognizer.pages.forms import ModelSelect, UploadForm, option_label
+from recognizer.pages.forms import UploadForm, offer_models
 
 REFRESH_S = 3
 GALLERY_SIZE = 500
@@ -40,22 +39,17 @@ class BatchForm(forms.Form):
         """`custom`: the ready custom models this browser may use, offered after the catalogue."""
         super().__init__(*args, **kwargs)
         registry = serving.get_registry()
-        statuses = registry.statuses()
-        field = self.fields["model"]
-        field.choices = [(status.name, option_label(status)) for status in statuses] + [
-            (name, f"{name} (custom)") for name in custom
-        ]
-        field.widget = ModelSelect(
-            choices=field.choices, disabled_values=[status.name for status in statuses if not status.usable]
+        offer_models(
+            self.fields["model"],
+            statuses=registry.statuses(),
+            custom=custom,
+            default_model=registry.default_model_name(),
+            received="%(value)r",
         )
-        field.initial = registry.default_model_name()
-        names = ", ".join([*registry.names, *custom])
-        field.error_messages["invalid_choice"] = f"Expected one of {names}. Received: %(value)r"
 
 
 def batch_form(request: HttpRequest, *args: object) -> BatchForm:
-    custom = visible(Requester.from_request(request)).filter(state=CustomModel.READY).values_list("name", flat=True)
-    return BatchForm(*args, custom=list(custom))
+    return BatchForm(*args, custom=ready_names(Requester.from_request(request)))
 
 
 def _render_form(request: HttpRequest, form: BatchForm, *, error: RecognizerError | None = None) -> HttpResponse:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from recognizer.custom.access import Requester, find_owned
 from recognizer.custom.lifecycle import delete_custom_model, set_public
-from recognizer.custom.transfer import export_zip
+from recognizer.custom.transfer import download_response
 from recognizer.inference.errors import InvalidInput, shown
 from recognizer.ops.responses import handles_errors
 
@@ -24,12 +24,7 @@ def _back_to_my_models() -> HttpResponseRedirect:
 @require_safe
 @handles_errors()
 def download(request: HttpRequest, name: str) -> HttpResponse:
-    model = find_owned(name, Requester.from_request(request))
-    if model.state != model.READY:
-        raise InvalidInput(f"Expected a ready custom model to download. Received {shown(name)}, {model.state}")
-    response = HttpResponse(export_zip(model), content_type="application/zip")
-    response["Content-Disposition"] = f'attachment; filename="{model.name}.zip"'
-    return response
+    return download_response(find_owned(name, Requester.from_request(request)))
 
 
 @require_POST

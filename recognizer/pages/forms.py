@@ -91,16 +91,28 @@ class UploadForm(forms.Form):
     ) -> None:
         """`custom`: the ready custom models this browser may use (its own and public ones), after the catalogue."""
         super().__init__(*args, **kwargs)
-        names = [status.name for status in statuses] + list(custom)
-        field = self.fields["model"]
-        field.choices = [(status.name, option_label(status)) for status in statuses] + [
-            (name, f"{name} (custom)") for name in custom
-        ]
-        field.widget = ModelSelect(
-            choices=field.choices, disabled_values=[status.name for status in statuses if not status.usable]
-        )
-        field.initial = default_model
-        field.error_messages["invalid_choice"] = f"Expected one of {', '.join(names)}. Received: %(value)s"
+        offer_models(self.fields["model"], statuses=statuses, custom=custom, default_model=default_model)
+
+
+def offer_models(
+    field: forms.ChoiceField,
+    *,
+    statuses: Sequence[ModelStatus],
+    custom: Sequence[str],
+    default_model: str | None,
+    received: str = "%(value)s",
+) -> None:
+    """Make `field` a model dropdown: the catalogue (a model that cannot run shown, disabled), then the custom
+    models given; a value outside them is refused naming them all (`received`: how the value is shown)."""
+    field.choices = [(status.name, option_label(status)) for status in statuses] + [
+        (name, f"{name} (custom)") for name in custom
+    ]
+    field.widget = ModelSelect(
+        choices=field.choices, disabled_values=[status.name for status in statuses if not status.usable]
+    )
+    field.initial = default_model
+    names = ", ".join([*(status.name for status in statuses), *custom])
+    field.error_messages["invalid_choice"] = f"Expected one of {names}. Received: {received}"
 
 
 class CompareForm(forms.Form):

@@ -18,8 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_safe
 
 from recognizer import serving
-from recognizer.custom.access import Requester, visible
-from recognizer.custom.models import CustomModel
+from recognizer.custom.access import Requester, ready_names, visible
 from recognizer.history.cache import classify_with_history
 from recognizer.history.explain import explain_entry
 from recognizer.history.models import HistoryEntry
@@ -43,10 +42,8 @@ TIMED_STAGES = ("decode", "preprocess", "queue", "inference", "explain", "overla
 
 def upload_form(request: HttpRequest, registry: ModelRegistry, *args: object) -> UploadForm:
     """The upload form; its dropdown has the catalogue, then the ready custom models this browser may use."""
-    custom = visible(Requester.from_request(request)).filter(state=CustomModel.READY).values_list("name", flat=True)
-    return UploadForm(
-        *args, statuses=registry.statuses(), default_model=registry.default_model_name(), custom=list(custom)
-    )
+    custom = ready_names(Requester.from_request(request))
+    return UploadForm(*args, statuses=registry.statuses(), default_model=registry.default_model_name(), custom=custom)
 
 
 def default_model_note(registry: ModelRegistry) -> str:
