@@ -69,13 +69,16 @@ class Synset:
 class _Hierarchy:
     chains: tuple[tuple[str, ...], ...]  # per class index: ancestor wnids, parent first, entity last
     synsets: dict[str, Synset]
-    node_order: tuple[str, ...]  # the ancestors in the order of `leaf_offsets`
+    node_order: tuple[str, ...]  # the ancestors in the order of `leaf_offsets` and of the arrays below
     flat_leaves: np.ndarray  # all nodes' leaf indices one after another ...
     leaf_offsets: np.ndarray  # ... each node's starting at its offset, for one np.add.reduceat
+    useful: np.ndarray  # per node: is_useful
+    specificity_rank: np.ndarray  # per node: its place by (fewest leaves, deepest, node order)
+    chain_nodes: tuple[np.ndarray, ...]  # per class index: its ancestors' positions in node_order
 
-    def ancestor_probabilities(self, scores: np.ndarray) -> dict[str, float]:
-        sums = np.add.reduceat(scores[self.flat_leaves].astype(np.float64), self.leaf_offsets)
-        return dict(zip(self.node_order, sums.tolist(), strict=True))
+    def ancestor_probabilities(self, scores: np.ndarray) -> np.ndarray:
+        """Per node (in node_order): the sum of its leaf classes' scores."""
+        return np.add.reduceat(scores[self.flat_leaves].astype(np.float64), self.leaf_offsets)
 
 
 @cache
@@ -89,13 +92,20 @@ def _hierarchy() -> _Hierarchy:
         for wnid, (label, leaves) in table["synsets"].items()
     }
     node_order = tuple(synsets)
-    sizes = [len(synsets[wnid].leaves) for wnid in node_order]
+    position = {wnid: index for index, wnid in enumerate(node_order)}
+    nodes = [synsets[wnid] for wnid in node_order]
+    by_specificity = sorted(range(len(nodes)), key=lambda index: (len(nodes[index].leaves), -nodes[index].depth, index))
+    rank = np.empty(len(nodes), dtype=np.intp)
+    rank[by_specificity] = np.arange(len(nodes))
     return _Hierarchy(
         chains=chains,
         synsets=synsets,
         node_order=node_order,
-        flat_leaves=np.concatenate([synsets[wnid].leaves for wnid in node_order]).astype(np.intp),
-        leaf_offsets=np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.intp),
+        flat_leaves=np.concatenate([node.leaves for node in nodes]).astype(np.intp),
+        leaf_offsets=np.concatenate([[0], np.cumsum([len(node.leaves) for node in nodes])[:-1]]).astype(np.intp),
+        useful=np.array([is_useful(node) for node in nodes], dtype=bool),
+        specificity_rank=rank,
+        chain_nodes=tuple(np.array([position[wnid] for wnid in chain], dtype=np.intp) for chain in chains),
     )
 
 
@@ -130,15 +140,14 @@ def hedge(scores: np.ndarray, *, threshold: float = HEDGE_THRESHOLD) -> Hedge | 
         return Hedge(label=leaf.label, class_id=leaf.class_id, score=float(scores[top]), is_leaf=True)
     hierarchy = _hierarchy()
     probabilities = hierarchy.ancestor_probabilities(scores)
-    useful = [
-        node for node in hierarchy.synsets.values() if is_useful(node) and probabilities[node.class_id] >= threshold
-    ]
-    on_top_chain = set(hierarchy.chains[top])
-    candidates = [node for node in useful if node.class_id in on_top_chain] or useful
-    if not candidates:
+    qualifying = hierarchy.useful & (probabilities >= threshold)
+    on_top_chain = hierarchy.chain_nodes[top][qualifying[hierarchy.chain_nodes[top]]]
+    candidates = on_top_chain if on_top_chain.size else np.flatnonzero(qualifying)
+    if not candidates.size:
         return None
-    best = min(candidates, key=lambda node: (len(node.leaves), -node.depth))
-    return Hedge(label=best.label, class_id=best.class_id, score=probabilities[best.class_id], is_leaf=False)
+    best_position = int(candidates[np.argmin(hierarchy.specificity_rank[candidates])])
+    best = hierarchy.synsets[hierarchy.node_order[best_position]]
+    return Hedge(label=best.label, class_id=best.class_id, score=float(probabilities[best_position]), is_leaf=False)
 
 
 def confidence(scores: np.ndarray) -> Confidence:

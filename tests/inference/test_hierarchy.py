@@ -174,3 +174,36 @@ def test_the_top_of_chelsea_hedges_from_a_breed_to_domestic_cat(efficientnet_lit
     assert answer.class_id in [node.class_id for node in is_a_chain(top)]
     assert answer.score >= HEDGE_THRESHOLD
     assert answer.score > scores[top]
+
+
+def _hedge_by_definition(scores: np.ndarray, threshold: float) -> tuple[str, float] | None:
+    """hedge() written out node by node, as its docstring defines it (the module computes it with arrays)."""
+    top = int(np.argmax(scores))
+    if scores[top] >= threshold:
+        return imagenet_classes()[top].class_id, float(scores[top])
+    every_node = hierarchy._hierarchy().synsets.values()
+    probability = {node.class_id: float(np.sum(scores[list(node.leaves)], dtype=np.float64)) for node in every_node}
+    useful = [node for node in every_node if is_useful(node) and probability[node.class_id] >= threshold]
+    on_top_chain = {node.class_id for node in is_a_chain(top)}
+    candidates = [node for node in useful if node.class_id in on_top_chain] or useful
+    if not candidates:
+        return None
+    best = min(candidates, key=lambda node: (len(node.leaves), -node.depth))
+    return best.class_id, probability[best.class_id]
+
+
+def test_hedge_gives_what_its_definition_gives_on_random_score_vectors() -> None:
+    rng = np.random.default_rng(7)
+    hedged_to_an_ancestor = 0
+    for index in range(300):
+        logits = rng.normal(0, rng.choice([0.3, 1.0, 3.0, 10.0]), NUM_CLASSES)
+        if index % 2:  # a few classes well ahead, often siblings: the cases a hedge is for
+            logits[rng.integers(NUM_CLASSES, size=rng.integers(1, 8))] += rng.uniform(0, 10)
+        scores = np.exp(logits - logits.max())
+        scores = (scores / scores.sum()).astype(np.float32)
+        for threshold in (HEDGE_THRESHOLD, 0.5, 0.3):
+            found = hedge(scores, threshold=threshold)
+            expected = _hedge_by_definition(scores, threshold)
+            assert (None if found is None else (found.class_id, pytest.approx(found.score))) == expected
+            hedged_to_an_ancestor += found is not None and not found.is_leaf
+    assert hedged_to_an_ancestor > 20  # the ancestor branch was exercised, not only top-1 answers
