@@ -107,6 +107,24 @@ def test_thumbnail_is_small_and_has_no_metadata() -> None:
     assert max(Image.open(io.BytesIO(thumbnail)).size) == 256
 
 
+@pytest.mark.parametrize(
+    ("size", "thumbnail_size"),
+    [
+        ((500, 375), (250, 188)),  # halved by the box filter
+        ((375, 500), (188, 250)),
+        ((1000, 700), (250, 175)),  # a quarter
+        ((300, 200), (256, 171)),  # a half would be 150: resampled to the full side instead
+        ((520, 390), (256, 192)),  # a third would be 174: resampled
+        ((200, 120), (200, 120)),  # small enough already
+    ],
+)
+def test_thumbnail_is_a_whole_factor_smaller_when_that_keeps_three_quarters_of_the_side(
+    size: tuple[int, int], thumbnail_size: tuple[int, int]
+) -> None:
+    with Image.open(io.BytesIO(encode_thumbnail(scene_rgb(*size)))) as thumbnail:
+        assert (thumbnail.format, thumbnail.size) == ("JPEG", thumbnail_size)
+
+
 def test_a_stored_model_input_gives_back_exactly_what_the_model_saw_and_shows_as_that_png() -> None:
     seen = decoded_array(png_bytes())
     stored = encode_model_input(seen)
