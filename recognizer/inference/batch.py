@@ -9,11 +9,14 @@ cannot be read, decoded or run is an error result and the others go on.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+
+import numpy as np
 
 from recognizer.inference.batching import PendingInference
 from recognizer.inference.errors import RecognizerError
@@ -27,6 +30,7 @@ ImageSource = bytes | Callable[[], bytes]
 
 DECODER_THREADS = 2
 SERVER_FAULT = 500
+QUEUED_GROUPS = 2  # groups in the engine at once: the one running and the next
 
 
 @dataclass(frozen=True)
@@ -45,11 +49,22 @@ class ItemResult:
 
 
 @dataclass
-class _Submitted:
-    pending: PendingInference
+class _Decoded:
+    pixels: np.ndarray  # preprocessed, ready for the model
     thumbnail: bytes
     timings: dict[str, float]
     started: float
+
+
+@dataclass
+class _InFlight:
+    """One image between its source and its result: decoding in the pool, then queued in the engine."""
+
+    name: str
+    decoding: Future[_Decoded]
+    decoded: _Decoded | None = None
+    pending: PendingInference | None = None
+    error: Exception | None = None  # why it never reached the engine
 
 
 def classify_many(
@@ -64,6 +79,11 @@ def classify_many(
 ) -> Iterator[ItemResult]:
     """(name, bytes or reader) in -> one ItemResult per item, in the same order.
 
+    Images reach the model's engine a full batch at a time (`BatchingEngine.enqueue_many`), never one by one
+    as each finishes decoding: the engine would start on the first few alone (a lone request does not wait),
+    and a chunk of 32 ran as batches of 2, 16, 8, 4 and 2 instead of two of 16. While the engine runs one
+    group, the next waits queued behind it and a third is decoding.
+
     Raises ModelNotFound / ModelNotReady before the first result when the model cannot run at all.
     `thumbnails` adds the re-encoded JPEG thumbnail a gallery shows (the CLI needs none).
     `raise_server_faults`: a fault of the server's (a RecognizerError of status 5xx: a failed batch, a
@@ -72,24 +92,31 @@ def classify_many(
     """
     model = pipeline.registry.get(model_name)
     config = model.engine.config
-    window = max(1, min(3 * config.max_batch, config.queue_max))
-    in_flight: deque[tuple[str, Future[_Submitted]]] = deque()
+    group = max(1, min(config.max_batch, config.queue_max // QUEUED_GROUPS))
+    window = (QUEUED_GROUPS + 1) * group
+    sources = iter(items)
+    decoding: deque[_InFlight] = deque()
+    queued: deque[list[_InFlight]] = deque()  # groups in the engine, oldest first
     with ThreadPoolExecutor(max_workers=decoders, thread_name_prefix="imgrec-decode") as pool:
         try:
-            for name, source in items:
-                if len(in_flight) >= window:
-                    yield _finish(model, top_k, *in_flight.popleft(), raise_server_faults=raise_server_faults)
-                submitted = pool.submit(_decode_and_enqueue, pipeline, model, source, thumbnails=thumbnails)
-                in_flight.append((name, submitted))
-            while in_flight:
-                yield _finish(model, top_k, *in_flight.popleft(), raise_server_faults=raise_server_faults)
+            while True:
+                in_flight = len(decoding) + sum(len(flights) for flights in queued)
+                for name, source in itertools.islice(sources, max(0, window - in_flight)):
+                    decoding.append(_InFlight(name, pool.submit(_decode, pipeline, model, source, thumbnails)))
+                if decoding and len(queued) < QUEUED_GROUPS:
+                    queued.append(_enqueue_group(model, [decoding.popleft() for _ in range(min(group, len(decoding)))]))
+                    continue
+                if not queued:
+                    return
+                for flight in queued.popleft():
+                    yield _finish(model, top_k, flight, raise_server_faults=raise_server_faults)
         finally:
             # A consumer that stops early (or fails) leaves queued decodes unstarted.
-            for _, submitted in in_flight:
-                submitted.cancel()
+            for flight in decoding:
+                flight.decoding.cancel()
 
 
-def _decode_and_enqueue(pipeline: Pipeline, model: LoadedModel, source: ImageSource, *, thumbnails: bool) -> _Submitted:
+def _decode(pipeline: Pipeline, model: LoadedModel, source: ImageSource, thumbnails: bool) -> _Decoded:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     image_bytes = source() if callable(source) else source
@@ -97,17 +124,36 @@ def _decode_and_enqueue(pipeline: Pipeline, model: LoadedModel, source: ImageSou
         image = decode_image(image_bytes, max_pixels=pipeline.max_pixels, target_size=model.spec.input_size)
     with timed(timings, "preprocess"):
         pixels = model.preprocess(resize_to_array(image, model.spec.input_size))
-    pending = model.engine.enqueue(pixels)
     thumbnail = encode_thumbnail(image) if thumbnails else b""
-    return _Submitted(pending=pending, thumbnail=thumbnail, timings=timings, started=started)
+    return _Decoded(pixels=pixels, thumbnail=thumbnail, timings=timings, started=started)
 
 
-def _finish(
-    model: LoadedModel, top_k: int, name: str, submitted: Future[_Submitted], *, raise_server_faults: bool
-) -> ItemResult:
+def _enqueue_group(model: LoadedModel, flights: list[_InFlight]) -> list[_InFlight]:
+    """Wait for the group's decodes, then queue the decoded images in the engine together."""
+    for flight in flights:
+        try:
+            flight.decoded = flight.decoding.result()
+        except (RecognizerError, OSError, ValueError) as error:  # the image's own fault, or its file's
+            flight.error = error
+    ready = [flight for flight in flights if flight.decoded is not None]
     try:
-        done = submitted.result()
-        inferred = done.pending.result()
+        pendings = model.engine.enqueue_many([flight.decoded.pixels for flight in ready if flight.decoded])
+    except RecognizerError as error:  # the engine's: full, or its worker gone
+        for flight in ready:
+            flight.error = error
+    else:
+        for flight, pending in zip(ready, pendings, strict=True):
+            flight.pending = pending
+    return flights
+
+
+def _finish(model: LoadedModel, top_k: int, flight: _InFlight, *, raise_server_faults: bool) -> ItemResult:
+    name = flight.name
+    try:
+        if flight.error is not None:
+            raise flight.error
+        assert flight.pending is not None and flight.decoded is not None
+        inferred = flight.pending.result()
     except RecognizerError as error:
         if raise_server_faults and error.status >= SERVER_FAULT:
             raise
@@ -116,6 +162,7 @@ def _finish(
         return ItemResult(name=name, error=f"Expected a readable file. Received {error.strerror or error}")
     except ValueError as error:  # a path with a NUL byte
         return ItemResult(name=name, error=f"Expected a readable file. Received {error}")
+    done = flight.decoded
     timings = {**done.timings, "queue": inferred.queue_ms, "inference": inferred.inference_ms}
     timings["total"] = (time.perf_counter() - done.started) * 1000.0
     classification = Classification(

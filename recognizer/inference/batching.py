@@ -23,7 +23,7 @@ import queue
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import contextmanager
@@ -253,6 +253,15 @@ class BatchingEngine:
         if self._state.dead.is_set():  # died while we queued: nobody else will answer it
             _fail_waiting(self._state, self.name)
         return PendingInference(request, name=self.name, timeout_s=self.config.timeout_s)
+
+    def enqueue_many(self, images: Sequence[np.ndarray]) -> list[PendingInference]:
+        """Several images queued back to back, to run as one batch (a collection's group, `inference.batch`).
+
+        They are admitted first, so a worker woken by the first waits for the rest rather than running it
+        alone. Raises like `enqueue`; images queued before a refusal still run, their results unread.
+        """
+        with self.admit():
+            return [self.enqueue(pixels) for pixels in images]
 
     def _overloaded(self) -> Overloaded:
         return Overloaded(

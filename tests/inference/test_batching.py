@@ -222,6 +222,18 @@ def test_leaving_without_submitting_stops_the_wait(long_batch_window: BatchingEn
     assert long_batch_window.submit(pixels(3)).batch_size == 1
 
 
+def test_images_queued_together_run_as_one_batch(gate: Gate) -> None:
+    # A lone request would run at once, alone: the group is admitted, so the worker waits for all of it.
+    engines = gated_engine(gate, max_batch=8, queue_max=16, timeout_s=10, batch_wait_s=60)
+    engine = next(engines)
+    gate.opened.set()
+    try:
+        pendings = engine.enqueue_many([pixels(value) for value in range(8)])
+        assert [pending.result().batch_size for pending in pendings] == [8] * 8
+    finally:
+        next(engines, None)
+
+
 @pytest.mark.parametrize(
     ("waiting", "run_now"),
     [(1, 1), (2, 2), (3, 2), (4, 4), (5, 4), (7, 4), (8, 8), (9, 8), (13, 8), (14, 8), (15, 15), (16, 16)],
