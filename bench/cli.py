@@ -20,45 +20,29 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageOps
-
-from bench.common import PYTHON, ROOT, Options, Row, Section, bare_models, median, time_forward, verdict
+from bench.common import (
+    PYTHON,
+    ROOT,
+    Options,
+    Row,
+    Section,
+    bare_models,
+    camera_roll_jpeg,
+    median,
+    time_forward,
+    verdict,
+)
 
 MODELS = ("resnet50", "efficientnet_lite0")
-SIZE = (500, 375)
 FOLDERS = 10
 
 
-def source_photos() -> list[Image.Image]:
-    import matplotlib
-    import skimage
-
-    skimage_data = Path(skimage.__file__).parent / "data"
-    paths = [skimage_data / name for name in ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")]
-    paths += [skimage_data / "motorcycle_left.png", skimage_data / "hubble_deep_field.jpg"]
-    paths.append(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
-    return [Image.open(path).convert("RGB") for path in paths]
-
-
 def make_photo_folder(folder: Path, count: int) -> None:
-    """`count` distinct JPEGs, about 500x375: a random 4:3 crop of a source photo, maybe mirrored, with noise."""
-    sources = source_photos()
+    """`count` distinct camera-roll JPEGs (bench.common.camera_roll_jpeg) in FOLDERS subfolders."""
     for index in range(count):
-        rng = np.random.default_rng(index)
-        photo = sources[index % len(sources)]
-        scale = rng.uniform(0.55, 1.0)
-        width = min(photo.width, round(photo.height * 4 / 3)) * scale
-        height = width * 3 / 4
-        left = rng.uniform(0, photo.width - width)
-        top = rng.uniform(0, photo.height - height)
-        crop = photo.crop((round(left), round(top), round(left + width), round(top + height))).resize(SIZE)
-        if rng.random() < 0.5:
-            crop = ImageOps.mirror(crop)
-        noisy = np.asarray(crop, dtype=np.float32) + rng.normal(0, rng.uniform(2, 8), size=(SIZE[1], SIZE[0], 3))
         target = folder / f"roll{index % FOLDERS:02d}" / f"IMG_{index:04d}.jpg"
         target.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(target, quality=88)
+        target.write_bytes(camera_roll_jpeg(index))
 
 
 def rss_kb(pid: int, field: str = "VmRSS") -> int:

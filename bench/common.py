@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import http.client
 import io
 import itertools
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -68,6 +69,43 @@ def photo_jpeg(width: int = 1024, height: int = 768, seed: int = 0) -> bytes:
     pixels = np.clip(base + rng.normal(0, 12, size=base.shape), 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(pixels, "RGB").save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
+
+
+CAMERA_ROLL_SIZE = (500, 375)
+
+
+@functools.cache
+def _source_photos() -> tuple[Image.Image, ...]:
+    import matplotlib
+    import skimage
+
+    skimage_data = Path(skimage.__file__).parent / "data"
+    paths = [skimage_data / name for name in ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")]
+    paths += [skimage_data / "motorcycle_left.png", skimage_data / "hubble_deep_field.jpg"]
+    paths.append(Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg")
+    return tuple(Image.open(path).convert("RGB") for path in paths)
+
+
+def camera_roll_jpeg(index: int) -> bytes:
+    """A distinct JPEG of about 500x375, as from a camera roll: a random 4:3 crop of one of the photos that ship
+    in scikit-image and matplotlib, maybe mirrored, with sensor-like noise, quality 88. Same index, same bytes."""
+    sources = _source_photos()
+    rng = np.random.default_rng(index)
+    photo = sources[index % len(sources)]
+    scale = rng.uniform(0.55, 1.0)
+    width = min(photo.width, round(photo.height * 4 / 3)) * scale
+    height = width * 3 / 4
+    left = rng.uniform(0, photo.width - width)
+    top = rng.uniform(0, photo.height - height)
+    crop = photo.crop((round(left), round(top), round(left + width), round(top + height))).resize(CAMERA_ROLL_SIZE)
+    if rng.random() < 0.5:
+        crop = ImageOps.mirror(crop)
+    noise = rng.normal(0, rng.uniform(2, 8), size=(CAMERA_ROLL_SIZE[1], CAMERA_ROLL_SIZE[0], 3))
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(np.asarray(crop, dtype=np.float32) + noise, 0, 255).astype(np.uint8)).save(
+        buffer, format="JPEG", quality=88
+    )
     return buffer.getvalue()
 
 
