@@ -21,8 +21,7 @@ import numpy as np
 from recognizer.inference.batching import PendingInference
 from recognizer.inference.errors import RecognizerError
 from recognizer.inference.imaging import decode_image, encode_thumbnail, resize_to_array
-from recognizer.inference.labels import top_k_predictions
-from recognizer.inference.pipeline import DEFAULT_TOP_K, Classification, Pipeline, confidence_of, hedge_dict, timed
+from recognizer.inference.pipeline import DEFAULT_TOP_K, Classification, Pipeline, timed
 from recognizer.inference.registry import LoadedModel
 
 # The image itself, or a function that reads it (called in the pool, so reading overlaps the model too).
@@ -165,13 +164,7 @@ def _finish(model: LoadedModel, top_k: int, flight: _InFlight, *, raise_server_f
     done = flight.decoded
     timings = {**done.timings, "queue": inferred.queue_ms, "inference": inferred.inference_ms}
     timings["total"] = (time.perf_counter() - done.started) * 1000.0
-    classification = Classification(
-        model=model.spec.name,
-        predictions=top_k_predictions(inferred.scores, top_k, model.labels),
-        thumbnail=done.thumbnail,
-        weights_fingerprint=model.fingerprint,
-        hedge=hedge_dict(inferred.scores, model.labels),
-        confidence=confidence_of(inferred.scores, model.labels),
-        timings_ms=timings,
+    classification = Classification.of_scores(
+        model, inferred.scores, top_k=top_k, thumbnail=done.thumbnail, timings_ms=timings
     )
     return ItemResult(name=name, classification=classification, batch_size=inferred.batch_size)

@@ -83,6 +83,31 @@ class Classification:
     # Exactly what the model saw (before normalisation), or None where no explanation can follow.
     seen: np.ndarray | None = field(default=None, repr=False)
 
+    @classmethod
+    def of_scores(
+        cls,
+        model: LoadedModel,
+        scores: np.ndarray,
+        *,
+        top_k: int,
+        thumbnail: bytes,
+        timings_ms: dict[str, float],
+        name: str | None = None,
+        seen: np.ndarray | None = None,
+    ) -> Classification:
+        """A model's answer from its class scores: the top k, the hedge and the confidence in its label space.
+        `name` is the model as the caller asked for it (default: the model's own)."""
+        return cls(
+            model=name or model.spec.name,
+            predictions=top_k_predictions(scores, top_k, model.labels),
+            thumbnail=thumbnail,
+            weights_fingerprint=model.fingerprint,
+            hedge=hedge_dict(scores, model.labels),
+            confidence=confidence_of(scores, model.labels),
+            timings_ms=timings_ms,
+            seen=seen,
+        )
+
     @functools.cached_property
     def model_input(self) -> bytes:
         """`seen` as stored (imaging.encode_model_input), copied only when asked for: the history keeps it for a
@@ -228,18 +253,11 @@ class Pipeline:
             inferred = pending.result()
         timings["queue"] = inferred.queue_ms
         timings["inference"] = inferred.inference_ms
-        predictions = top_k_predictions(inferred.scores, top_k, model.labels)
-        timings["total"] = (time.perf_counter() - started) * 1000.0
-        return Classification(
-            model=model_name,
-            predictions=predictions,
-            thumbnail=thumbnail,
-            seen=seen,
-            weights_fingerprint=model.fingerprint,
-            hedge=hedge_dict(inferred.scores, model.labels),
-            confidence=confidence_of(inferred.scores, model.labels),
-            timings_ms=timings,
+        classification = Classification.of_scores(
+            model, inferred.scores, top_k=top_k, thumbnail=thumbnail, timings_ms=timings, name=model_name, seen=seen
         )
+        timings["total"] = (time.perf_counter() - started) * 1000.0
+        return classification
 
     def explain(
         self, *, model_name: str, model_input: bytes, photo: bytes, class_index: int | None = None
