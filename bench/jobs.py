@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from bench.common import PYTHON, ROOT, Row, Section, median, photo_jpeg, rss_mb, time_forward, verdict
+from bench.common import PYTHON, ROOT, Row, Section, camera_roll_jpeg, median, rss_mb, time_forward, verdict
 
 TARGET_RATIO = 0.85
 TARGET_RSS_GROWTH = 0.10
@@ -43,8 +43,8 @@ def _environment(workdir: Path, models: str) -> dict[str, str]:
 
 
 def photos(count: int, *, offset: int = 0) -> list[bytes]:
-    """Distinct camera-roll-sized JPEGs (500x375): each its own noise, so no two are the same bytes."""
-    return [photo_jpeg(500, 375, seed=offset + index) for index in range(count)]
+    """Distinct 500x375 JPEGs as from a camera roll (bench.common.camera_roll_jpeg): no two are the same bytes."""
+    return [camera_roll_jpeg(offset + index) for index in range(count)]
 
 
 def run_job(model: str, images: list[bytes], *, worker_pid: int | None = None) -> tuple[float, list[float]]:
