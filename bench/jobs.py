@@ -3,8 +3,9 @@ forward, and the worker's RSS over a long job.
 
     .venv/bin/python -m bench.jobs [--quick] [--images 1000] [--rss-images 5000]
 
-The worker is `make worker`'s command on the embedded broker (filesystem, in a temporary folder) and a
-database of its own: BENCH_DATABASE_URL (e.g. a PostgreSQL database), else SQLite in the temporary folder.
+The worker is `make worker`'s command on the deployed topology: Redis as the broker (BENCH_BROKER_URL, by
+default database 12 of the local Redis, emptied first) and PostgreSQL for the jobs (BENCH_DATABASE_URL, by
+default out_imgrec_bench_jobs on the local server, created when missing), as `make services` provides.
 The bare forward is the same compiled model timed in this process while the worker is idle, right before
 and right after the job.
 """
@@ -26,20 +27,34 @@ TARGET_RSS_GROWTH = 0.10
 CHUNK = 32
 
 
-def _environment(workdir: Path, models: str) -> dict[str, str]:
+DATABASE_URL = "postgres://imgrec:imgrec@127.0.0.1:5432/out_imgrec_bench_jobs"
+BROKER_URL = "redis://127.0.0.1:6379/12"
+
+
+def _environment(models: str) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "imgrec_site.settings",
         "DJANGO_SECRET_KEY": "bench-only",
-        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{workdir / 'db.sqlite3'}"),
-        "IMGREC_BROKER_URL": "filesystem://",
-        "IMGREC_BROKER_DIR": str(workdir / "broker"),
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", DATABASE_URL),
+        "IMGREC_BROKER_URL": os.environ.get("BENCH_BROKER_URL", BROKER_URL),
         "IMGREC_WEIGHTS": "random",
         "IMGREC_MODELS": models,
         "IMGREC_JOB_CHUNK": str(CHUNK),
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONPATH": str(ROOT),
     }
+
+
+def _start_empty(broker_url: str) -> None:
+    """No chunk of an earlier, interrupted run left in the broker to compete, no earlier job in the database."""
+    from recognizer.jobs.models import Job
+
+    if broker_url.startswith("redis"):
+        import redis
+
+        redis.Redis.from_url(broker_url).flushdb()
+    Job.objects.all().delete()
 
 
 def photos(count: int, *, offset: int = 0) -> list[bytes]:
@@ -100,12 +115,14 @@ def run(*, images: int, rss_images: int) -> Iterator[Section]:
     """Each section as soon as it is measured."""
     models = ("resnet50", "efficientnet_lite0")
     workdir = Path(tempfile.mkdtemp(prefix="imgrec-bench-jobs-"))
-    env = _environment(workdir, ",".join(models))
+    env = _environment(",".join(models))
     os.environ.update({key: env[key] for key in env if key.startswith(("DJANGO", "DATABASE", "IMGREC", "TF_"))})
     import django
 
     django.setup()
+    subprocess.run([PYTHON, "deploy/ensure_database.py"], cwd=ROOT, env=env, check=True)
     subprocess.run([PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
+    _start_empty(env["IMGREC_BROKER_URL"])
     worker = subprocess.Popen(
         [PYTHON, "-m", "celery", "-A", "recognizer.jobs.celery", "worker", "--pool=solo", "--without-gossip",
          "--without-mingle", "--without-heartbeat", "--loglevel=WARNING"],

@@ -33,27 +33,9 @@ case "$nodes" in '' | *[!0-9]* | 0) echo "cluster.sh: NODES must be a whole numb
 source "$(dirname "$0")/supervise.sh"
 stop_leftovers "$cluster_dir" cluster.sh
 
-# The database named in DATABASE_URL is created when missing (the role needs CREATEDB, as
-# `make services` gives imgrec), then migrated once: nodes never race each other to migrate.
-"$python" - <<'EOF' || exit 1
-import os, sys
-import dj_database_url, psycopg
-from psycopg import sql
-config = dj_database_url.parse(os.environ["DATABASE_URL"])
-params = dict(host=config["HOST"] or None, port=config["PORT"] or None, user=config["USER"] or None,
-              password=config["PASSWORD"] or None, autocommit=True)
-try:
-    psycopg.connect(dbname=config["NAME"], **params).close()
-except psycopg.OperationalError as missing:
-    if "does not exist" not in str(missing):
-        sys.exit(f"cluster.sh: cannot reach PostgreSQL at {config['HOST']}:{config['PORT']}: {missing}")
-    try:
-        with psycopg.connect(dbname="postgres", **params) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
-    except psycopg.Error as error:
-        sys.exit(f"cluster.sh: the database {config['NAME']} does not exist and cannot be created: {error}")
-    print(f"cluster.sh: created the database {config['NAME']}", file=sys.stderr)
-EOF
+# The database named in DATABASE_URL is created when missing (deploy/ensure_database.py), then
+# migrated once: nodes never race each other to migrate.
+"$python" "$checkout/deploy/ensure_database.py" || exit 1
 (cd "$checkout" && "$python" manage.py migrate --no-input) || exit 1
 
 upstreams=()
