@@ -1,22 +1,22 @@
 """Run one chunk of a job through the inference core, writing each image's result exactly once.
 
 The chunk's images go through `inference.batch.classify_many` with thumbnails: two threads decode ahead while
-the model's batching engine runs full batches. Results are written in order, WRITE_GROUP to a transaction,
-each with `processed=False` in the update's filter: a chunk run twice (its worker was killed and the broker
-redelivered it, or two workers got it) skips what is written and never writes an image twice; a killed worker
-loses at most the results of one unwritten group, which the redelivered chunk classifies again.
+the model's batching engine runs full batches. Results are written in order, WRITE_GROUP to a statement
+(`bulk.write_results`), each only if its image is not processed yet: a chunk run twice (its worker was
+killed and the broker redelivered it, or two workers got it) skips what is written and never writes an image
+twice; a killed worker loses at most the results of one unwritten group, which the redelivered chunk
+classifies again.
 """
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
-from django.db import transaction
 from django.utils import timezone
 
 from recognizer.inference.batch import ItemResult, classify_many
 from recognizer.inference.pipeline import Pipeline
+from recognizer.jobs.bulk import Outcome, pending_images, write_results
 from recognizer.jobs.models import Job, JobImage
 
 WRITE_GROUP = 16  # results written per transaction
@@ -32,44 +32,34 @@ def run_chunk(*, pipeline: Pipeline, job_id: UUID | str, start: int, stop: int) 
     if job is None or job.state in Job.FINISHED:
         return 0
     Job.objects.filter(id=job.id, state=Job.QUEUED).update(state=Job.RUNNING, started_at=timezone.now())
-    pending = JobImage.objects.filter(job=job, index__gte=start, index__lt=stop, processed=False)
-    work = [(str(image_id), bytes(data)) for image_id, data in pending.values_list("id", "data")]
+    work = [(str(image_id), data) for image_id, data in pending_images(job.id, start, stop)]
     results = classify_many(
         pipeline, work, model_name=job.model, top_k=job.top_k, thumbnails=True, raise_server_faults=True
     )
     written = 0
-    done: list[tuple[int, dict[str, Any]]] = []
+    done: list[Outcome] = []
     try:
         for result in results:
-            done.append((int(result.name), _outcome(result)))
+            done.append(_outcome(result))
             if len(done) == WRITE_GROUP:
-                written += _write(done)
+                written += write_results(done)
                 done = []
     finally:
-        written += _write(done)  # what was classified is kept even when a server fault ends the chunk
+        written += write_results(done)  # what was classified is kept even when a server fault ends the chunk
     finish_if_complete(job.id)
     return written
 
 
-def _outcome(result: ItemResult) -> dict[str, Any]:
+def _outcome(result: ItemResult) -> Outcome:
+    image_id = int(result.name)
     if result.classification is None:
-        return {"error": result.error}
+        return Outcome(image_id, error=result.error or "")
     classification = result.classification
-    return {
-        "predictions": [prediction.as_dict() for prediction in classification.predictions],
-        "thumbnail": classification.thumbnail,
-    }
-
-
-def _write(results: list[tuple[int, dict[str, Any]]]) -> int:
-    """Each image's result in one transaction: one commit for the group, not one per image."""
-    if not results:
-        return 0
-    with transaction.atomic():
-        return sum(
-            JobImage.objects.filter(id=image_id, processed=False).update(processed=True, data=b"", **outcome)
-            for image_id, outcome in results
-        )
+    return Outcome(
+        image_id,
+        predictions=[prediction.as_dict() for prediction in classification.predictions],
+        thumbnail=classification.thumbnail,
+    )
 
 
 def finish_if_complete(job_id: UUID | str) -> None:
