@@ -94,7 +94,7 @@ def camera_roll_jpeg(index: int) -> bytes:
     rng = np.random.default_rng(index)
     photo = sources[index % len(sources)]
     scale = rng.uniform(0.55, 1.0)
-    width = min(photo.width, round(photo.height * 4 / 3)) * scale
+    width = min(photo.width, photo.height * 4 / 3) * scale  # unrounded: the 4:3 crop never outgrows the photo
     height = width * 3 / 4
     left = rng.uniform(0, photo.width - width)
     top = rng.uniform(0, photo.height - height)

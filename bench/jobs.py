@@ -27,7 +27,8 @@ TARGET_RSS_GROWTH = 0.10
 CHUNK = 32
 # The same job run this many times, the bare forward timed between them: the machine's neighbours move the
 # bare figure by up to a quarter within minutes, so each job is set against the forward timed around it.
-JOB_ROUNDS = 2
+JOB_ROUNDS = 3
+BARE_REPEATS = 10  # batch-16 forwards timed before and after each job
 
 
 DATABASE_URL = "postgres://imgrec:imgrec@127.0.0.1:5432/out_imgrec_bench_jobs"
@@ -136,11 +137,11 @@ def run(*, images: int, rss_images: int) -> Iterator[Section]:
         section = Section(f"Batch job of {images:,} distinct 500x375 JPEGs, one worker vs bare batch-16 forward")
         for model in models:
             run_job(model, photos(CHUNK, offset=10**6))  # the worker loads and warms the model
-            bare_ms = bare_forward_ms(model, 5)
+            bare_ms = bare_forward_ms(model, BARE_REPEATS)
             rounds: list[tuple[float, float]] = []  # (job images/s, bare images/s around it)
             for _ in range(JOB_ROUNDS):
                 job_ips, _ = run_job(model, job_photos)
-                after_ms = bare_forward_ms(model, 5)
+                after_ms = bare_forward_ms(model, BARE_REPEATS)
                 rounds.append((job_ips, 16 * 1000.0 / median(bare_ms + after_ms)))
                 bare_ms = after_ms
             ratio = sum(job / bare for job, bare in rounds) / len(rounds)
