@@ -17,7 +17,8 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.common import PYTHON, ROOT, Row, Section, camera_roll_jpeg, median, rss_mb, time_forward, verdict
@@ -91,8 +92,10 @@ def run_job(model: str, images: list[bytes], *, worker_pid: int | None = None) -
     return len(images) / (job.finished_at - job.started_at).total_seconds(), samples
 
 
-def bare_forward_ms(model: str, repeats: int) -> list[float]:
-    """The worker's own compiled forward, built the same way in this process (random weights), at batch 16."""
+@contextmanager
+def bare_forward(model: str) -> Iterator[Callable[[], list[float]]]:
+    """The worker's own compiled forward, built once the same way in this process (random weights); the
+    function it gives times BARE_REPEATS calls at batch 16, as often as asked."""
     from django.conf import settings
 
     from recognizer.inference.catalog import SPECS_BY_NAME
@@ -100,7 +103,8 @@ def bare_forward_ms(model: str, repeats: int) -> list[float]:
 
     registry = ModelRegistry([SPECS_BY_NAME[model]], weights_mode="random", cache_dir=settings.IMGREC_CACHE_DIR)
     try:
-        return time_forward(registry.get(model).compiled, 16, repeats)
+        compiled = registry.get(model).compiled
+        yield lambda: time_forward(compiled, 16, BARE_REPEATS)
     finally:
         registry.close()
 
@@ -137,13 +141,14 @@ def run(*, images: int, rss_images: int) -> Iterator[Section]:
         section = Section(f"Batch job of {images:,} distinct 500x375 JPEGs, one worker vs bare batch-16 forward")
         for model in models:
             run_job(model, photos(CHUNK, offset=10**6))  # the worker loads and warms the model
-            bare_ms = bare_forward_ms(model, BARE_REPEATS)
             rounds: list[tuple[float, float]] = []  # (job images/s, bare images/s around it)
-            for _ in range(JOB_ROUNDS):
-                job_ips, _ = run_job(model, job_photos)
-                after_ms = bare_forward_ms(model, BARE_REPEATS)
-                rounds.append((job_ips, 16 * 1000.0 / median(bare_ms + after_ms)))
-                bare_ms = after_ms
+            with bare_forward(model) as time_bare:
+                bare_ms = time_bare()
+                for _ in range(JOB_ROUNDS):
+                    job_ips, _ = run_job(model, job_photos)
+                    after_ms = time_bare()
+                    rounds.append((job_ips, 16 * 1000.0 / median(bare_ms + after_ms)))
+                    bare_ms = after_ms
             ratio = sum(job / bare for job, bare in rounds) / len(rounds)
             section.rows.append(
                 Row(

@@ -40,8 +40,6 @@ def ensure_database(url: str) -> bool:
 
 
 if __name__ == "__main__":
-    if ensure_database(os.environ["DATABASE_URL"]):
-        print(
-            f"ensure_database: created the database {dj_database_url.parse(os.environ['DATABASE_URL'])['NAME']}",
-            file=sys.stderr,
-        )
+    url = os.environ["DATABASE_URL"]
+    if ensure_database(url):
+        print(f"ensure_database: created the database {dj_database_url.parse(url)['NAME']}", file=sys.stderr)
