@@ -1,6 +1,7 @@
 """A model's forward pass in int8 (IMGREC_PRECISION=fast): ONNX Runtime on a statically quantized graph.
 
-The Keras model is exported to ONNX (tf2onnx), then quantized with ONNX Runtime's static quantization:
+The Keras model is exported to ONNX (written layer by layer for a plain chain such as VGG19, plain_onnx.py;
+through tf2onnx otherwise), then quantized with ONNX Runtime's static quantization:
 int8 weights per output channel (7 bits on a CPU without VNNI, see has_vnni), uint8 activations whose ranges
 come from real photos (calibration.py).
 The softmax stays float, so scores keep their resolution. Quantizing takes tens of seconds for a large
@@ -26,9 +27,11 @@ import numpy as np
 
 from recognizer.inference.calibration import Calibration, available_calibration
 from recognizer.inference.compiled import CompiledModel
+from recognizer.inference.plain_onnx import plain_graph
 
 if TYPE_CHECKING:
     import keras
+    import onnx
     import onnxruntime
 
     from recognizer.inference.catalog import ModelSpec
@@ -105,14 +108,10 @@ def cache_path(spec: ModelSpec, *, fingerprint: str, cache_dir: Path, calibratio
 def quantize(model: keras.Model, *, spec: ModelSpec, calibration: Calibration, scratch: Path) -> Path:
     """Export `model` to ONNX, then quantize it statically on the calibration photos; returns the file."""
     import onnx
-    import tensorflow as tf
-    import tf2onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    signature = [tf.TensorSpec([None, spec.input_size, spec.input_size, 3], tf.float32, name=INPUT_NAME)]
-    forward = tf.function(lambda batch: model(batch, training=False), input_signature=signature)
-    exported, _ = tf2onnx.convert.from_function(forward, input_signature=signature, opset=OPSET)
+    exported = plain_graph(model, input_name=INPUT_NAME, opset=OPSET) or _through_tf2onnx(model, spec)
     float_path, prepared_path, int8_path = scratch / "float.onnx", scratch / "prepared.onnx", scratch / "int8.onnx"
     onnx.save(exported, str(float_path))
     del exported
@@ -152,6 +151,17 @@ def quantize(model: keras.Model, *, spec: ModelSpec, calibration: Calibration, s
         extra_options={"CalibStridedMinMax": CALIBRATION_STRIDE if len(photos) % CALIBRATION_STRIDE == 0 else 1},
     )
     return int8_path
+
+
+def _through_tf2onnx(model: keras.Model, spec: ModelSpec) -> onnx.ModelProto:
+    """Any Keras model, through TensorFlow's graph (frozen and optimized: memory-hungry for large weights)."""
+    import tensorflow as tf
+    import tf2onnx
+
+    signature = [tf.TensorSpec([None, spec.input_size, spec.input_size, 3], tf.float32, name=INPUT_NAME)]
+    forward = tf.function(lambda batch: model(batch, training=False), input_signature=signature)
+    exported, _ = tf2onnx.convert.from_function(forward, input_signature=signature, opset=OPSET)
+    return exported
 
 
 VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})

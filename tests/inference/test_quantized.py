@@ -8,6 +8,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import onnx
 import pytest
 
 from recognizer.inference.calibration import available_calibration
@@ -45,17 +46,31 @@ def small_model() -> keras.Model:
     )
 
 
+@pytest.fixture(scope="module")
+def residual_model() -> keras.Model:
+    """Not a plain chain: exported through tf2onnx."""
+    keras.utils.set_random_seed(8)
+    inputs = keras.Input((SMALL_SIZE, SMALL_SIZE, 3))
+    features = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    features = keras.layers.Add()([features, keras.layers.Conv2D(8, 3, padding="same")(features)])
+    pooled = keras.layers.GlobalAveragePooling2D()(features)
+    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(pooled))
+
+
 def photos(spec: ModelSpec, count: int) -> np.ndarray:
     batches = available_calibration().batches(size=spec.input_size, preprocess=spec.preprocess)
     return np.concatenate([next(batches) for _ in range(count)])
 
 
+# A plain chain is written to ONNX directly (plain_onnx.py); any other shape goes through tf2onnx.
+@pytest.mark.parametrize("architecture", ["small_model", "residual_model"])
 def test_int8_scores_stay_close_to_float32_and_keep_float_resolution(
-    small_model: keras.Model, small_spec: ModelSpec, tmp_path: Path
+    architecture: str, small_spec: ModelSpec, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
-    quantized = quantized_model(small_model, spec=small_spec, fingerprint="random-test", cache_dir=tmp_path)
+    model = request.getfixturevalue(architecture)
+    quantized = quantized_model(model, spec=small_spec, fingerprint="random-test", cache_dir=tmp_path)
     batch = photos(small_spec, 5)
-    expected = CompiledModel(small_model, input_size=SMALL_SIZE).forward(batch)
+    expected = CompiledModel(model, input_size=SMALL_SIZE).forward(batch)
     scores = quantized.forward(batch)
     assert quantized.precision == "int8"
     assert scores.shape == (5, 10) and scores.dtype == np.float32
@@ -76,6 +91,7 @@ def test_real_weights_are_quantized_once_and_read_back(
     first = quantized_model(small_model, spec=small_spec, fingerprint="abc123", cache_dir=tmp_path)
     cached = cache_path(small_spec, fingerprint="abc123", cache_dir=tmp_path, calibration=available_calibration())
     written = cached.stat().st_mtime_ns
+    assert {"QLinearConv", "QuantizeLinear"} <= {node.op_type for node in onnx.load(str(cached)).graph.node}
     second = quantized_model(small_model, spec=small_spec, fingerprint="abc123", cache_dir=tmp_path)
     assert cached.stat().st_mtime_ns == written
     batch = photos(small_spec, 3)
@@ -126,12 +142,15 @@ def test_fast_precision_keeps_efficientnet_lite0s_answers_on_the_wheels_photos_a
     assert agreed / len(batch) >= 0.99
 
 
-def test_a_model_too_large_to_export_serves_in_fp32_under_fast(
-    small_model: keras.Model, small_spec: ModelSpec, tmp_path: Path
+def test_a_large_model_is_quantized_only_when_it_is_a_plain_chain(
+    small_model: keras.Model, residual_model: keras.Model, small_spec: ModelSpec, tmp_path: Path
 ) -> None:
+    """tf2onnx cannot export a model of VGG19's size here (16 GB); a plain chain is written directly at any size."""
     huge = dataclasses.replace(small_spec, params=MAX_QUANTIZED_PARAMS + 1)
-    served = compile_model(small_model, spec=huge, precision="fast", fingerprint="random-4", cache_dir=tmp_path)
+    served = compile_model(residual_model, spec=huge, precision="fast", fingerprint="random-4", cache_dir=tmp_path)
     assert type(served) is CompiledModel and served.precision == "fp32"
+    plain = compile_model(small_model, spec=huge, precision="fast", fingerprint="random-6", cache_dir=tmp_path)
+    assert isinstance(plain, QuantizedModel) and plain.precision == "int8"
 
 
 @pytest.mark.parametrize(
