@@ -102,6 +102,8 @@ def _write_layers(model: keras.Model, graph: _Graph) -> None:
     spatial = True  # (batch, channels, height, width) until Flatten or a global pooling
     for layer in model.layers:
         spatial = _translator(layer)(layer, graph, spatial)
+    if spatial:
+        raise _NotPlain("the model ends on an image, not a vector of scores")
 
 
 def _check_chain(model: keras.Model) -> None:

@@ -100,6 +100,7 @@ NOT_PLAIN = {
     "an activation it does not write": lambda: chain(8, keras.layers.Conv2D(4, 3, activation="tanh")),
     "a capped ReLU": lambda: chain(8, keras.layers.Conv2D(4, 3), keras.layers.ReLU(max_value=6.0)),
     "a softmax over an image": lambda: chain(8, keras.layers.Conv2D(4, 3), keras.layers.Activation("softmax")),
+    "an image out": lambda: chain(8, keras.layers.Conv2D(4, 3, activation="relu")),
 }
 
 
