@@ -12,6 +12,7 @@ channels-first layout, and transposes back before `Flatten`, so that the dense w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,6 +25,10 @@ IR_VERSION = 8  # ONNX's IR version of opset 17 (quantized.OPSET)
 NCHW = [0, 3, 1, 2]
 NHWC = [0, 2, 3, 1]
 ACTIVATIONS = {"linear": None, "relu": "Relu", "softmax": "Softmax"}
+
+
+# Writes one layer's nodes: (layer, graph, whether the tensor is still an image) -> whether it is after it.
+Translator = Callable[["keras.layers.Layer", "_Graph", bool], bool]
 
 
 class _NotPlain(Exception):
@@ -124,7 +129,7 @@ def _check_chain(model: keras.Model) -> None:
         previous = layer
 
 
-def _translator(layer: object):  # noqa: ANN202 - one of the functions below
+def _translator(layer: keras.layers.Layer) -> Translator:
     kind = type(layer).__name__
     if kind not in _TRANSLATORS:
         raise _NotPlain(f"layer {kind}")
@@ -185,7 +190,7 @@ def _pads(
     return begin + end
 
 
-def _pooling(op_type: str):  # noqa: ANN202 - a translator
+def _pooling(op_type: str) -> Translator:
     def pool(layer: keras.layers.Layer, graph: _Graph, spatial: bool) -> bool:
         config = layer.get_config()
         if not spatial or config["data_format"] != "channels_last":
@@ -207,7 +212,7 @@ def _pooling(op_type: str):  # noqa: ANN202 - a translator
     return pool
 
 
-def _global_pooling(op_type: str):  # noqa: ANN202 - a translator
+def _global_pooling(op_type: str) -> Translator:
     def pool(layer: keras.layers.Layer, graph: _Graph, spatial: bool) -> bool:
         config = layer.get_config()
         if not spatial or config["data_format"] != "channels_last" or config.get("keepdims"):
@@ -254,7 +259,7 @@ def _relu_layer(layer: keras.layers.Layer, graph: _Graph, spatial: bool) -> bool
     return spatial
 
 
-_TRANSLATORS = {
+_TRANSLATORS: dict[str, Translator] = {
     "InputLayer": _input,
     "Conv2D": _conv2d,
     "MaxPooling2D": _pooling("MaxPool"),

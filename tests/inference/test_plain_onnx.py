@@ -3,6 +3,8 @@ anything else is left to tf2onnx (None)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import keras
 import numpy as np
 import onnx
@@ -62,7 +64,7 @@ PLAIN_MODELS = {
 
 
 @pytest.mark.parametrize("build", PLAIN_MODELS.values(), ids=PLAIN_MODELS.keys())
-def test_a_plain_chain_gives_the_keras_models_numbers(build) -> None:  # noqa: ANN001
+def test_a_plain_chain_gives_the_keras_models_numbers(build: Callable[[], keras.Model]) -> None:
     model = build()
     batch = images(4, model.input_shape[1])
     exported = plain_graph(model, input_name=INPUT, opset=OPSET)
@@ -105,7 +107,7 @@ NOT_PLAIN = {
 
 
 @pytest.mark.parametrize("build", NOT_PLAIN.values(), ids=NOT_PLAIN.keys())
-def test_anything_else_is_left_to_tf2onnx(build) -> None:  # noqa: ANN001
+def test_anything_else_is_left_to_tf2onnx(build: Callable[[], keras.Model]) -> None:
     model = build()
     assert plain_graph(model, input_name=INPUT, opset=OPSET) is None
     assert not is_plain(model)
