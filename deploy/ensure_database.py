@@ -36,10 +36,9 @@ def ensure_database(url: str) -> bool:
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(config["NAME"])))
     except psycopg.Error as error:
         sys.exit(f"ensure_database: the database {config['NAME']} does not exist and cannot be created: {error}")
+    print(f"ensure_database: created the database {config['NAME']}", file=sys.stderr)
     return True
 
 
 if __name__ == "__main__":
-    url = os.environ["DATABASE_URL"]
-    if ensure_database(url):
-        print(f"ensure_database: created the database {dj_database_url.parse(url)['NAME']}", file=sys.stderr)
+    ensure_database(os.environ["DATABASE_URL"])

@@ -136,12 +136,9 @@ def _translator(layer: keras.layers.Layer) -> Translator:
     return _TRANSLATORS[kind]
 
 
-def _input(layer: keras.layers.Layer, graph: _Graph, spatial: bool) -> bool:
+def _identity(layer: keras.layers.Layer, graph: _Graph, spatial: bool) -> bool:
+    """The model's input, and dropout (which does nothing at inference): no node."""
     return spatial
-
-
-def _dropout(layer: keras.layers.Layer, graph: _Graph, spatial: bool) -> bool:
-    return spatial  # inference: the identity
 
 
 def _conv2d(layer: keras.layers.Layer, graph: _Graph, spatial: bool) -> bool:
@@ -260,7 +257,7 @@ def _relu_layer(layer: keras.layers.Layer, graph: _Graph, spatial: bool) -> bool
 
 
 _TRANSLATORS: dict[str, Translator] = {
-    "InputLayer": _input,
+    "InputLayer": _identity,
     "Conv2D": _conv2d,
     "MaxPooling2D": _pooling("MaxPool"),
     "AveragePooling2D": _pooling("AveragePool"),
@@ -268,7 +265,7 @@ _TRANSLATORS: dict[str, Translator] = {
     "GlobalMaxPooling2D": _global_pooling("GlobalMaxPool"),
     "Flatten": _flatten,
     "Dense": _dense,
-    "Dropout": _dropout,
+    "Dropout": _identity,
     "Activation": _activation,
     "ReLU": _relu_layer,
 }
