@@ -261,10 +261,9 @@ class ModelRegistry:
         Grad-CAM too (the first heatmap of a model otherwise waits seconds for it).
 
         The largest first: where TensorFlow uses oneDNN (CPUs with AVX-512 VNNI or BF16), its allocator keeps
-        what building a model freed (the random initial weights' temporaries, twice VGG19's 411 MB dense
-        kernel) for later tensors instead of giving it back; loaded after VGG19, the smaller models' weights
-        and activations are carved out of that instead of growing the process (2,187 MB against 2,746 MB
-        for the three, docs/architecture.md, "Memory")."""
+        what a model's warm-up freed (VGG19's batch-16 activations) for later tensors instead of giving it
+        back; loaded after VGG19, the smaller models' weights and activations are carved out of that instead
+        of growing the process (docs/architecture.md, "Memory")."""
         for name in sorted(self._slots, key=lambda name: -self._slots[name].spec.params):
             self.load(name, allow_download=allow_download)
         if prepare_explanations:

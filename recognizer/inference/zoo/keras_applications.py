@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from recognizer.inference.zoo.numpy_init import build_with_numpy_init
+
 if TYPE_CHECKING:
     import keras
 
@@ -21,13 +23,20 @@ Preprocessor = Callable[[np.ndarray], np.ndarray]
 
 
 def application_builder(constructor_name: str) -> Builder:
-    """`keras.applications.<constructor_name>` with ImageNet weights from a file, or random (None)."""
+    """`keras.applications.<constructor_name>` with ImageNet weights from a file, or random (None).
+
+    The initial weights are drawn by NumPy (`numpy_init`: TensorFlow's own draw leaves its temporaries in
+    oneDNN's memory pool for good), and are zeros when a file's weights replace them right after, as the
+    constructor itself would load them (`model.load_weights`)."""
 
     def build(weights_path: Path | None, *, cache_dir: Path) -> keras.Model:
         import keras
 
         constructor = getattr(keras.applications, constructor_name)
-        return constructor(weights=None if weights_path is None else str(weights_path))
+        model = build_with_numpy_init(lambda: constructor(weights=None), zeros=weights_path is not None)
+        if weights_path is not None:
+            model.load_weights(str(weights_path))
+        return model
 
     return build
 
