@@ -239,8 +239,15 @@ def _schemas() -> dict[str, Any]:
                 "precision": {
                     "type": "string",
                     "enum": ["fp32", "int8"],
-                    "description": "What its forward pass computes in: int8 with IMGREC_PRECISION=fast (a model that "
-                    "could not be quantized says fp32); explanations always run the fp32 graph",
+                    "description": "What its forward pass computes in: int8 with IMGREC_PRECISION=fast (a model whose "
+                    "int8 graph would change its answers, or that could not be quantized, says fp32); explanations "
+                    "always run the fp32 graph",
+                },
+                "runtime": {
+                    "type": "string",
+                    "enum": ["keras", "onnxruntime"],
+                    "description": "What runs its forward pass: Keras on TensorFlow, or ONNX Runtime "
+                    "(IMGREC_PRECISION=fast: the int8 graph, or the float32 export where int8 was refused)",
                 },
             },
         },

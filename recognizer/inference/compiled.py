@@ -20,7 +20,8 @@ class CompiledModel:
     serialised: on a small CPU machine two concurrent forward passes only fight for the same cores.
     """
 
-    precision = "fp32"  # what the forward pass computes in (quantized.QuantizedModel: int8)
+    precision = "fp32"  # what the forward pass computes in (quantized.OnnxModel: int8, or fp32)
+    runtime = "keras"  # what runs it (quantized.OnnxModel: onnxruntime)
 
     def __init__(self, model: keras.Model, *, input_size: int) -> None:
         import tensorflow as tf

@@ -1,8 +1,10 @@
-"""Which arithmetic a model's forward pass runs in: IMGREC_PRECISION=fp32 (the Keras graph) or fast (int8).
+"""Which arithmetic a model's forward pass runs in: IMGREC_PRECISION=fp32 (the Keras graph) or fast (int8 on
+ONNX Runtime).
 
-A model that cannot be quantized (an export or calibration failure), or whose int8 graph changes its answers
-(quantized.QuantizationRejected), serves in float32 rather than not at all or wrongly, and says so in its
-status; one model's failure never stops the others.
+A model whose int8 graph changes its answers (quantized.QuantizationRejected) serves its float32 export on ONNX
+Runtime, the same answers faster than Keras; one that cannot be exported or quantized at all serves the Keras
+graph, rather than not at all or wrongly. Its status says which (`precision`, `runtime`); one model's failure
+never stops the others.
 """
 
 from __future__ import annotations
@@ -28,21 +30,26 @@ PRECISIONS = ("fp32", "fast")
 MAX_QUANTIZED_PARAMS = 50_000_000
 # What each setting computes in, as /api/v1/models and About show it.
 COMPUTED_IN = {"fp32": "fp32", "fast": "int8"}
+RUNS_ON = {"fp32": "keras", "fast": "onnxruntime"}
 
 
 def compile_model(
     model: keras.Model, *, spec: ModelSpec, precision: str, fingerprint: str, cache_dir: Path
 ) -> CompiledModel:
-    """The model's forward pass in the precision asked for (int8 for fast, when it can be quantized)."""
+    """The model's forward pass in the precision asked for: for fast, int8 when it keeps the model's answers,
+    else the float32 graph on ONNX Runtime; the Keras graph when neither can be made."""
     if precision == "fast" and spec.params > MAX_QUANTIZED_PARAMS and not is_plain(model):
-        logger.warning("model %s serves in fp32: too large to quantize here (%d parameters)", spec.name, spec.params)
+        logger.warning("model %s serves in fp32: too large to export here (%d parameters)", spec.name, spec.params)
     elif precision == "fast":
-        from recognizer.inference.quantized import QuantizationRejected, quantized_model
+        from recognizer.inference.quantized import QuantizationRejected, onnx_float_model, quantized_model
 
-        try:
-            return quantized_model(model, spec=spec, fingerprint=fingerprint, cache_dir=cache_dir)
-        except QuantizationRejected as rejected:
-            logger.warning("model %s serves in fp32: %s", spec.name, rejected)
-        except Exception:  # any failure to quantize leaves the float32 model serving
-            logger.exception("model %s could not be quantized; it serves in fp32", spec.name)
+        graphs = {"int8": quantized_model, "fp32 on ONNX Runtime": onnx_float_model}
+        for graph, make in graphs.items():
+            try:
+                return make(model, spec=spec, fingerprint=fingerprint, cache_dir=cache_dir)
+            except QuantizationRejected as rejected:
+                logger.warning("model %s does not serve %s: %s", spec.name, graph, rejected)
+            except Exception:  # any failure to export or quantize leaves a slower graph serving
+                logger.exception("model %s could not be served %s", spec.name, graph)
+                break
     return CompiledModel(model, input_size=spec.input_size)

@@ -29,7 +29,7 @@ from recognizer.inference.compiled import CompiledModel
 from recognizer.inference.config import InferenceConfig
 from recognizer.inference.errors import ModelNotFound, ModelNotReady, NotExplainable, shown
 from recognizer.inference.labels import IMAGENET, LabelSpace
-from recognizer.inference.precision import COMPUTED_IN, compile_model
+from recognizer.inference.precision import COMPUTED_IN, RUNS_ON, compile_model
 from recognizer.inference.weights import WeightsUnavailable, find_weights, offline_reason, resolve_weights
 
 if TYPE_CHECKING:
@@ -65,6 +65,7 @@ class ModelStatus:
     restarts: int = 0
     cause: str = ""  # why it failed, in a few words (NO_WEIGHTS_OFFLINE, ...)
     precision: str = "fp32"  # what its forward pass computes in: fp32 or int8 (IMGREC_PRECISION=fast)
+    runtime: str = "keras"  # what runs it: keras, or onnxruntime (IMGREC_PRECISION=fast)
 
     @property
     def usable(self) -> bool:
@@ -94,6 +95,7 @@ class ModelStatus:
             "kind": "imagenet",
             "restarts": self.restarts,
             "precision": self.precision,
+            "runtime": self.runtime,
         }
 
 
@@ -195,6 +197,7 @@ class ModelRegistry:
             restarts=slot.restarts,
             cause=slot.cause,
             precision=slot.loaded.compiled.precision if slot.loaded is not None else COMPUTED_IN[self.precision],
+            runtime=slot.loaded.compiled.runtime if slot.loaded is not None else RUNS_ON[self.precision],
         )
 
     def statuses(self) -> list[ModelStatus]:

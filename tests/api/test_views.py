@@ -38,6 +38,7 @@ def test_models_lists_every_enabled_model_with_its_state(client: Client, registr
         "kind": "imagenet",
         "restarts": 0,
         "precision": "fp32",
+        "runtime": "keras",
     }
 
 

@@ -15,7 +15,14 @@ from recognizer.inference.calibration import available_calibration
 from recognizer.inference.catalog import SPECS_BY_NAME, ModelSpec
 from recognizer.inference.compiled import CompiledModel
 from recognizer.inference.precision import MAX_QUANTIZED_PARAMS, compile_model
-from recognizer.inference.quantized import QuantizationRejected, QuantizedModel, cache_path, has_vnni, quantized_model
+from recognizer.inference.quantized import (
+    OnnxModel,
+    QuantizationRejected,
+    cache_path,
+    float_path,
+    has_vnni,
+    quantized_model,
+)
 from tests.inference.photos import held_out_views
 
 SMALL_SIZE = 32
@@ -102,13 +109,13 @@ def test_fast_precision_is_int8_and_a_model_that_cannot_be_quantized_serves_in_f
     small_model: keras.Model, small_spec: ModelSpec, tmp_path: Path
 ) -> None:
     fast = compile_model(small_model, spec=small_spec, precision="fast", fingerprint="random-1", cache_dir=tmp_path)
-    assert isinstance(fast, QuantizedModel) and fast.precision == "int8"
+    assert isinstance(fast, OnnxModel) and (fast.precision, fast.runtime) == ("int8", "onnxruntime")
     # Calibration photos of one channel cannot be fed to a three-channel model: quantizing fails.
     one_channel = dataclasses.replace(small_spec, preprocess=lambda pixels: scaled(pixels)[..., :1])
     fallback = compile_model(
         small_model, spec=one_channel, precision="fast", fingerprint="random-2", cache_dir=tmp_path
     )
-    assert type(fallback) is CompiledModel and fallback.precision == "fp32"
+    assert type(fallback) is CompiledModel and (fallback.precision, fallback.runtime) == ("fp32", "keras")
     plain = compile_model(small_model, spec=small_spec, precision="fp32", fingerprint="random-3", cache_dir=tmp_path)
     assert type(plain) is CompiledModel
 
@@ -122,8 +129,28 @@ def test_an_int8_graph_that_changes_the_answers_is_refused(
     flipped.set_weights([*small_model.get_weights()[:-2], *(-w for w in small_model.get_weights()[-2:])])
     with pytest.raises(QuantizationRejected, match="Expected the int8 small to keep the fp32 top-1"):
         quantized_model(flipped, spec=small_spec, fingerprint="real-weights", cache_dir=tmp_path)
+    # Its float32 export (cached beside the int8 graph, of the same fingerprint) is refused too: Keras serves.
     served = compile_model(flipped, spec=small_spec, precision="fast", fingerprint="real-weights", cache_dir=tmp_path)
     assert type(served) is CompiledModel and served.precision == "fp32"
+
+
+def test_where_int8_is_refused_the_float32_export_serves_on_onnx_runtime(
+    small_model: keras.Model, small_spec: ModelSpec, tmp_path: Path
+) -> None:
+    first = quantized_model(small_model, spec=small_spec, fingerprint="real-weights", cache_dir=tmp_path)
+    cached = cache_path(small_spec, fingerprint="real-weights", cache_dir=tmp_path, calibration=available_calibration())
+    assert first.precision == "int8" and cached.is_file() and float_path(cached).is_file()
+    float_path(cached).unlink()  # this model's float32 export is made afresh; the int8 graph is another model's
+    flipped = keras.models.clone_model(small_model)
+    flipped.set_weights([*small_model.get_weights()[:-2], *(-w for w in small_model.get_weights()[-2:])])
+
+    served = compile_model(flipped, spec=small_spec, precision="fast", fingerprint="real-weights", cache_dir=tmp_path)
+
+    assert isinstance(served, OnnxModel) and (served.precision, served.runtime) == ("fp32", "onnxruntime")
+    batch = photos(small_spec, 5)
+    expected = CompiledModel(flipped, input_size=small_spec.input_size).forward(batch)
+    np.testing.assert_allclose(served.forward(batch), expected, rtol=1e-4, atol=1e-6)
+    assert float_path(cached).is_file()  # cached for the next start
 
 
 @pytest.mark.slow
@@ -140,6 +167,7 @@ def test_fast_precision_keeps_efficientnet_lite0s_answers_on_the_wheels_photos_a
         for chunk in np.array_split(batch, range(16, len(batch), 16))
     )
     assert agreed / len(batch) >= 0.99
+    assert fast.runtime == "onnxruntime"  # int8 where it keeps the answers, else the float32 export
 
 
 def test_a_large_model_is_quantized_only_when_it_is_a_plain_chain(
@@ -150,7 +178,7 @@ def test_a_large_model_is_quantized_only_when_it_is_a_plain_chain(
     served = compile_model(residual_model, spec=huge, precision="fast", fingerprint="random-4", cache_dir=tmp_path)
     assert type(served) is CompiledModel and served.precision == "fp32"
     plain = compile_model(small_model, spec=huge, precision="fast", fingerprint="random-6", cache_dir=tmp_path)
-    assert isinstance(plain, QuantizedModel) and plain.precision == "int8"
+    assert isinstance(plain, OnnxModel) and plain.precision == "int8"
 
 
 @pytest.mark.parametrize(

@@ -167,3 +167,16 @@ def test_load_all_builds_the_largest_model_first(make_registry: MakeRegistry) ->
     registry.load_all(allow_download=False)
     assert built == ["large", "medium", "small"]
     assert registry.names == ["small", "large", "medium"]  # the order shown to people is the catalogue's
+
+
+def test_the_status_says_what_a_model_computes_in_and_on_what(make_registry: MakeRegistry, tmp_path: Path) -> None:
+    """Before loading, what the setting asks for; once loaded, what serves (here int8: random weights keep it)."""
+    fast = make_registry([tiny_spec("tiny")], weights_mode="random", precision="fast", cache_dir=tmp_path)
+    pending = fast.status("tiny").as_dict()
+    assert (pending["precision"], pending["runtime"]) == ("int8", "onnxruntime")
+    fast.get("tiny")
+    ready = fast.status("tiny").as_dict()
+    assert (ready["state"], ready["precision"], ready["runtime"]) == ("ready", "int8", "onnxruntime")
+    plain = make_registry([tiny_spec("tiny")], weights_mode="random", cache_dir=tmp_path)
+    plain.get("tiny")
+    assert (plain.status("tiny").precision, plain.status("tiny").runtime) == ("fp32", "keras")
