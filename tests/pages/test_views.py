@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import dataclasses
 import re
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -128,3 +130,25 @@ def test_long_values_are_echoed_cut_to_100_characters(client: Client) -> None:
     assert "Received: &#x27;" + "m" * 100 + "&#x27;… (5,000 characters)" in message
     assert "Received &#x27;" + "7" * 100 + "&#x27;… (3,000 characters)" in message
     assert "m" * 101 not in message and "7" * 101 not in message
+
+
+def test_about_says_a_fast_model_runs_on_onnx_runtime(
+    client: Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import keras
+
+    from recognizer import serving
+
+    def tiny(weights_path: Path | None, **_: object) -> keras.Model:
+        inputs = keras.Input((32, 32, 3))
+        return keras.Model(inputs, keras.layers.Dense(1000, activation="softmax")(keras.layers.Flatten()(inputs)))
+
+    spec = dataclasses.replace(SPECS_BY_NAME["resnet50"], input_size=32, build=tiny)
+    fast = ModelRegistry([spec], weights_mode="random", precision="fast", cache_dir=tmp_path)
+    try:
+        fast.get("resnet50")
+        monkeypatch.setattr(serving, "get_registry", lambda: fast)
+        html = client.get("/about/").content.decode()
+    finally:
+        fast.close()
+    assert '<dd class="col-sm-7 model-precision">int8 on ONNX Runtime (explanations in fp32 on Keras)</dd>' in html
