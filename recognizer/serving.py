@@ -6,7 +6,10 @@ Every view, command and check reaches the registry through `get_registry()` here
 
 from __future__ import annotations
 
-from functools import cache
+import threading
+from collections.abc import Callable
+from functools import cache, wraps
+from typing import TypeVar
 
 from django.conf import settings
 
@@ -36,7 +39,24 @@ def inference_config() -> InferenceConfig:
     )
 
 
-@cache
+T = TypeVar("T")
+
+
+def once_per_process(factory: Callable[[], T]) -> Callable[[], T]:
+    """`factory()` made once however many threads ask for it at the same moment (`functools.cache` alone lets
+    two first callers both make one: two registries would each load every model)."""
+    cached = cache(factory)
+    lock = threading.RLock()
+
+    @wraps(factory)
+    def get() -> T:
+        with lock:
+            return cached()
+
+    return get
+
+
+@once_per_process
 def _process_registry() -> ModelRegistry:
     return serve_custom_models(ModelRegistry.from_config(inference_config()))
 
@@ -46,7 +66,7 @@ def get_registry() -> ModelRegistry:
     return _process_registry()
 
 
-@cache
+@once_per_process
 def _process_decode_budget() -> DecodeBudget:
     return DecodeBudget(inference_config().decode_budget_pixels)
 
