@@ -1,17 +1,19 @@
 """A model's forward pass on ONNX Runtime (IMGREC_PRECISION=fast): int8, else the float32 graph.
 
 The Keras model is exported to ONNX (written layer by layer for a plain chain such as VGG19, plain_onnx.py;
-through tf2onnx otherwise), then quantized with ONNX Runtime's static quantization:
-int8 weights per output channel (7 bits on a CPU without VNNI, see has_vnni), uint8 activations whose ranges
-come from real photos (calibration.py).
-The softmax stays float, so scores keep their resolution. Quantizing takes tens of seconds for a large
-model, so the result is cached on disk with the float32 export beside it, keyed by the weights' fingerprint,
-the calibration set and the runtime's version; random weights differ at every load, so theirs are quantized
-again each time and never cached. A graph of real weights serves only if it gives the Keras model's top-1 on
-each calibration photo checked: an int8 graph that changes answers is refused (QuantizationRejected), and
-`onnx_float_model` then gives the float32 export on ONNX Runtime, the same arithmetic as Keras (differences
-of about 1e-6) without TensorFlow's per-operation overhead (EfficientNet-Lite0: 4.3x faster at batch 1,
-2.6x at batch 16, docs/architecture.md). Random weights have no answer to keep, so theirs is not checked.
+through tf2onnx otherwise), then quantized with ONNX Runtime's static quantization: int8 weights per output
+channel (7 bits on a CPU without VNNI, see has_vnni), uint8 activations whose ranges come from real photos
+(calibration.py). The softmax stays float, so scores keep their resolution.
+
+Quantizing takes tens of seconds for a large model, so the result is cached on disk, keyed by the weights'
+fingerprint, the calibration set and the runtime's version; random weights differ at every load, so theirs
+are quantized again each time and never cached. A graph of real weights serves only if it gives the Keras
+model's top-1 on each calibration photo checked: an int8 graph that changes answers is refused
+(QuantizationRejected), its float32 export is cached beside it, and `onnx_float_model` serves that instead:
+the same arithmetic as Keras (differences of about 1e-6) without TensorFlow's per-operation overhead
+(EfficientNet-Lite0: 4.3x faster at batch 1, 2.6x at batch 16, docs/architecture.md). Random weights have
+no answer to keep, so theirs is not checked.
+
 Explanations (Grad-CAM) need gradients, which an ONNX graph has none of: they run the float32 Keras model,
 which this object keeps.
 """
@@ -72,8 +74,8 @@ class OnnxModel(CompiledModel):
 def quantized_model(
     model: keras.Model, *, spec: ModelSpec, fingerprint: str, cache_dir: Path, calibration: Calibration | None = None
 ) -> OnnxModel:
-    """The int8 twin of `model`, read from the cache or quantized now (and cached, with its float32 export, for
-    real weights); raises QuantizationRejected when it changes the Keras model's answers."""
+    """The int8 twin of `model`, read from the cache or quantized now (and cached, for real weights); raises
+    QuantizationRejected when it changes the Keras model's answers, having cached the float32 export too."""
     calibration = calibration or available_calibration()
     cached = cache_path(spec, fingerprint=fingerprint, cache_dir=cache_dir, calibration=calibration)
     if cached.is_file():
@@ -84,9 +86,12 @@ def quantized_model(
         logger.info("model %s quantized to int8 in %.1f s", spec.name, time.perf_counter() - started)
         if fingerprint.startswith("random-"):
             return _onnx_model(model, spec, quantized, "int8")
-        _publish(exported, float_path(cached))
         _publish(quantized, cached)
-    return _checked(_onnx_model(model, spec, cached, "int8"), spec, calibration)
+        try:
+            return _checked(_onnx_model(model, spec, cached, "int8"), spec, calibration)
+        except QuantizationRejected:
+            _publish(exported, float_path(cached))  # kept only where it will serve instead (onnx_float_model)
+            raise
 
 
 def onnx_float_model(

@@ -120,18 +120,15 @@ def test_fast_precision_is_int8_and_a_model_that_cannot_be_quantized_serves_in_f
     assert type(plain) is CompiledModel
 
 
-def test_an_int8_graph_that_changes_the_answers_is_refused(
-    small_model: keras.Model, small_spec: ModelSpec, tmp_path: Path
-) -> None:
-    quantized_model(small_model, spec=small_spec, fingerprint="real-weights", cache_dir=tmp_path)
-    # The same architecture with the classifier's sign flipped: its top-1 is the int8 graph's last class.
-    flipped = keras.models.clone_model(small_model)
-    flipped.set_weights([*small_model.get_weights()[:-2], *(-w for w in small_model.get_weights()[-2:])])
-    with pytest.raises(QuantizationRejected, match="Expected the int8 small to keep the fp32 top-1"):
-        quantized_model(flipped, spec=small_spec, fingerprint="real-weights", cache_dir=tmp_path)
-    # Its float32 export (cached beside the int8 graph, of the same fingerprint) is refused too: Keras serves.
-    served = compile_model(flipped, spec=small_spec, precision="fast", fingerprint="real-weights", cache_dir=tmp_path)
-    assert type(served) is CompiledModel and served.precision == "fp32"
+def flipped_classifier(model: keras.Model, order: list[int] | None = None) -> keras.Model:
+    """The same architecture with the classifier's sign flipped (and its classes reordered): other answers."""
+    weights = model.get_weights()
+    kernel, bias = (-w for w in weights[-2:])
+    if order is not None:
+        kernel, bias = kernel[:, order], bias[order]
+    flipped = keras.models.clone_model(model)
+    flipped.set_weights([*weights[:-2], kernel, bias])
+    return flipped
 
 
 def test_where_int8_is_refused_the_float32_export_serves_on_onnx_runtime(
@@ -139,10 +136,12 @@ def test_where_int8_is_refused_the_float32_export_serves_on_onnx_runtime(
 ) -> None:
     first = quantized_model(small_model, spec=small_spec, fingerprint="real-weights", cache_dir=tmp_path)
     cached = cache_path(small_spec, fingerprint="real-weights", cache_dir=tmp_path, calibration=available_calibration())
-    assert first.precision == "int8" and cached.is_file() and float_path(cached).is_file()
-    float_path(cached).unlink()  # this model's float32 export is made afresh; the int8 graph is another model's
-    flipped = keras.models.clone_model(small_model)
-    flipped.set_weights([*small_model.get_weights()[:-2], *(-w for w in small_model.get_weights()[-2:])])
+    assert first.precision == "int8" and cached.is_file()
+    assert not float_path(cached).exists()  # kept only where int8 is refused
+    # Another model under the same fingerprint: the cached int8 graph (the first model's) changes its answers.
+    flipped = flipped_classifier(small_model)
+    with pytest.raises(QuantizationRejected, match="Expected the int8 small to keep the fp32 top-1"):
+        quantized_model(flipped, spec=small_spec, fingerprint="real-weights", cache_dir=tmp_path)
 
     served = compile_model(flipped, spec=small_spec, precision="fast", fingerprint="real-weights", cache_dir=tmp_path)
 
@@ -151,6 +150,13 @@ def test_where_int8_is_refused_the_float32_export_serves_on_onnx_runtime(
     expected = CompiledModel(flipped, input_size=small_spec.input_size).forward(batch)
     np.testing.assert_allclose(served.forward(batch), expected, rtol=1e-4, atol=1e-6)
     assert float_path(cached).is_file()  # cached for the next start
+
+    # A third model: the cached int8 and float32 graphs both change its answers, so Keras serves it.
+    reordered = flipped_classifier(small_model, order=[*range(3, 10), *range(3)])  # every top-1 moves
+    keras_served = compile_model(
+        reordered, spec=small_spec, precision="fast", fingerprint="real-weights", cache_dir=tmp_path
+    )
+    assert type(keras_served) is CompiledModel and (keras_served.precision, keras_served.runtime) == ("fp32", "keras")
 
 
 @pytest.mark.slow
