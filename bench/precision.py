@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import Row, Section, median, verdict
+from bench.common import Row, Section, median, time_forward, verdict
 from bench.context import Bench
 from tests.inference.photos import held_out_views
 
@@ -67,7 +67,7 @@ def run(bench: Bench) -> Section:
                 with tempfile.TemporaryDirectory(prefix="imgrec-bench-int8-") as cache:
                     int8 = quantized_model(model, spec=spec, fingerprint="random-unchecked", cache_dir=Path(cache))
                 int8_agreement, _ = top1_agreement(fp32, int8, spec.preprocess, spec.input_size)
-                int8_b1, _ = interleaved(int8, int8, 1, int(options.pick(20, 8)))
+                int8_b1 = median(time_forward(int8, 1, int(options.pick(20, 8))))
                 section.notes.append(
                     f"{name}: its int8 graph, refused, would keep the fp32 top-1 on {int8_agreement:.1%} of the "
                     f"{count} views (batch 1: {int8_b1:.1f} ms)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from recognizer import serving
 from recognizer.serving import once_per_process
@@ -19,17 +20,12 @@ def test_threads_asking_at_the_same_moment_get_one_object_made_once() -> None:
         made.append(object())
         return made[-1]
 
-    results: list[object] = []
-
-    def ask() -> None:
+    def ask(_: int) -> object:
         start.wait()
-        results.append(slow_factory())
+        return slow_factory()
 
-    threads = [threading.Thread(target=ask) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(ask, range(8)))
     assert len(made) == 1
     assert len(results) == 8 and all(result is made[0] for result in results)
 

@@ -28,9 +28,8 @@ PRECISIONS = ("fp32", "fast")
 # over the weights); ResNet50 (26 M) held 7.2 GB. A plain chain of layers (VGG16, VGG19) is written to ONNX
 # directly (plain_onnx.py) at any size; a larger model of another shape serves fp32 under `fast`.
 MAX_QUANTIZED_PARAMS = 50_000_000
-# What each setting computes in, as /api/v1/models and About show it.
-COMPUTED_IN = {"fp32": "fp32", "fast": "int8"}
-RUNS_ON = {"fp32": "keras", "fast": "onnxruntime"}
+# What each setting computes in and on, as /api/v1/models and About show it before a model is loaded.
+EXPECTED = {"fp32": ("fp32", "keras"), "fast": ("int8", "onnxruntime")}
 
 
 def compile_model(

@@ -29,7 +29,7 @@ from recognizer.inference.compiled import CompiledModel
 from recognizer.inference.config import InferenceConfig
 from recognizer.inference.errors import ModelNotFound, ModelNotReady, NotExplainable, shown
 from recognizer.inference.labels import IMAGENET, LabelSpace
-from recognizer.inference.precision import COMPUTED_IN, RUNS_ON, compile_model
+from recognizer.inference.precision import EXPECTED, compile_model
 from recognizer.inference.weights import WeightsUnavailable, find_weights, offline_reason, resolve_weights
 
 if TYPE_CHECKING:
@@ -187,6 +187,8 @@ class ModelRegistry:
 
     def status(self, name: str) -> ModelStatus:
         slot = self._slot(name)
+        compiled = slot.loaded.compiled if slot.loaded is not None else None
+        precision, runtime = (compiled.precision, compiled.runtime) if compiled else EXPECTED[self.precision]
         return ModelStatus(
             name=name,
             label=slot.spec.label,
@@ -196,8 +198,8 @@ class ModelRegistry:
             weights=self.weights_kind(slot.spec),
             restarts=slot.restarts,
             cause=slot.cause,
-            precision=slot.loaded.compiled.precision if slot.loaded is not None else COMPUTED_IN[self.precision],
-            runtime=slot.loaded.compiled.runtime if slot.loaded is not None else RUNS_ON[self.precision],
+            precision=precision,
+            runtime=runtime,
         )
 
     def statuses(self) -> list[ModelStatus]:

@@ -54,24 +54,18 @@ def build_with_numpy_init(
 
 
 def numpy_fill(initializer: object, generator: np.random.Generator, *, zeros: bool = False) -> Fill | None:
-    """A function (shape, dtype) -> array with `initializer`'s distribution, or None for one it does not know."""
+    """A function (shape, dtype) -> array with `initializer`'s distribution (zeros with `zeros`), or None for an
+    initializer it does not know."""
     from keras import initializers
 
-    if isinstance(initializer, initializers.Zeros) or (zeros and _known(initializer)):
+    constant = isinstance(initializer, (initializers.Zeros, initializers.Ones))
+    if not constant and not (isinstance(initializer, initializers.VarianceScaling) and _default_axes(initializer)):
+        return None
+    if zeros or isinstance(initializer, initializers.Zeros):
         return lambda shape, dtype=None: np.zeros(shape, dtype=_numpy_dtype(dtype))
-    if isinstance(initializer, initializers.Ones):
+    if constant:
         return lambda shape, dtype=None: np.ones(shape, dtype=_numpy_dtype(dtype))
-    if isinstance(initializer, initializers.VarianceScaling) and _default_axes(initializer):
-        return lambda shape, dtype=None: _variance_scaling(initializer, generator, tuple(shape), _numpy_dtype(dtype))
-    return None
-
-
-def _known(initializer: object) -> bool:
-    from keras import initializers
-
-    return isinstance(initializer, initializers.Ones) or (
-        isinstance(initializer, initializers.VarianceScaling) and _default_axes(initializer)
-    )
+    return lambda shape, dtype=None: _variance_scaling(initializer, generator, tuple(shape), _numpy_dtype(dtype))
 
 
 def _default_axes(initializer: keras.initializers.VarianceScaling) -> bool:
