@@ -29,7 +29,6 @@ ImageSource = bytes | Callable[[], bytes]
 
 DECODER_THREADS = 2
 SERVER_FAULT = 500
-QUEUED_GROUPS = 2  # groups in the engine at once: the one running and the next
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,8 @@ def classify_many(
     Images reach the model's engine a full batch at a time (`BatchingEngine.enqueue_many`), never one by one
     as each finishes decoding: the engine would start on the first few alone (a lone request does not wait),
     and a chunk of 32 ran as batches of 2, 16, 8, 4 and 2 instead of two of 16. While the engine runs one
-    group, the next waits queued behind it and a third is decoding.
+    group (or two, for a model with two places: `CompiledModel.concurrency`), the next waits queued behind
+    it and one more is decoding.
 
     Raises ModelNotFound / ModelNotReady before the first result when the model cannot run at all.
     `thumbnails` adds the re-encoded JPEG thumbnail a gallery shows (the CLI needs none).
@@ -91,8 +91,9 @@ def classify_many(
     """
     model = pipeline.registry.get(model_name)
     config = model.engine.config
-    group = max(1, min(config.max_batch, config.queue_max // QUEUED_GROUPS))
-    window = (QUEUED_GROUPS + 1) * group
+    queued_groups = model.compiled.concurrency + 1  # groups in the engine at once: those running and the next
+    group = max(1, min(config.max_batch, config.queue_max // queued_groups))
+    window = (queued_groups + 1) * group
     sources = iter(items)
     decoding: deque[_InFlight] = deque()
     queued: deque[list[_InFlight]] = deque()  # groups in the engine, oldest first
@@ -102,7 +103,7 @@ def classify_many(
                 in_flight = len(decoding) + sum(len(flights) for flights in queued)
                 for name, source in itertools.islice(sources, max(0, window - in_flight)):
                     decoding.append(_InFlight(name, pool.submit(_decode, pipeline, model, source, thumbnails)))
-                if decoding and len(queued) < QUEUED_GROUPS:
+                if decoding and len(queued) < queued_groups:
                     queued.append(_enqueue_group(model, [decoding.popleft() for _ in range(min(group, len(decoding)))]))
                     continue
                 if not queued:

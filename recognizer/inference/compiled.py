@@ -16,20 +16,24 @@ if TYPE_CHECKING:
 class CompiledModel:
     """A Keras model behind a traced forward pass, safe to call from many threads.
 
-    The input signature has a free batch dimension so every batch size reuses one trace. Calls are
-    serialised: on a small CPU machine two concurrent forward passes only fight for the same cores.
+    The input signature has a free batch dimension so every batch size reuses one trace. At most
+    `concurrency` calls run at once (a traced function may be called from several threads): 1 for a
+    large model, whose one forward pass already keeps every core busy, so that a second would only fight
+    it for them; 2 for a small one that leaves cores idle between its many small operations
+    (`ModelSpec.concurrent_batches`).
     """
 
     precision = "fp32"  # what the forward pass computes in (quantized.OnnxModel: int8, or fp32)
     runtime = "keras"  # what runs it (quantized.OnnxModel: onnxruntime)
 
-    def __init__(self, model: keras.Model, *, input_size: int) -> None:
+    def __init__(self, model: keras.Model, *, input_size: int, concurrency: int = 1) -> None:
         import tensorflow as tf
 
         self.model = model
         self.input_size = input_size
+        self.concurrency = concurrency
         self.trace_count = 0
-        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(concurrency)
         self._grad_cam: GradCam | None = None
         self._grad_cam_lock = threading.Lock()
 
@@ -42,7 +46,7 @@ class CompiledModel:
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
         """Preprocessed (n, size, size, 3) float32 -> (n, 1000) class probabilities."""
-        with self._lock:
+        with self._slots:
             return self._forward(np.asarray(batch, dtype=np.float32)).numpy()
 
     def prepare_explain(self) -> None:
@@ -58,13 +62,13 @@ class CompiledModel:
 
     def explain(self, pixels: np.ndarray, class_index: int | None = None) -> tuple[int, np.ndarray]:
         """Grad-CAM of one preprocessed (size, size, 3) image: the class explained (None: the top-1) and its
-        heatmap (grid rows x columns, 0..1, rows top to bottom). It runs under the same lock as the forward
-        passes, so an explanation never splits the cores with a batch.
+        heatmap (grid rows x columns, 0..1, rows top to bottom). It takes one of the forward passes' places,
+        so an explanation shares the cores with no more batches than a batch does.
         """
         self.prepare_explain()
         assert self._grad_cam is not None
         batch = np.asarray(pixels, dtype=np.float32)[np.newaxis]
-        with self._lock:
+        with self._slots:
             result = self._grad_cam.run(batch, None if class_index is None else [class_index])
         return int(result.class_indices[0]), result.heatmaps[0]
 

@@ -51,4 +51,4 @@ def compile_model(
             except Exception:  # any failure to export or quantize leaves a slower graph serving
                 logger.exception("model %s could not be served %s", spec.name, graph)
                 break
-    return CompiledModel(model, input_size=spec.input_size)
+    return CompiledModel(model, input_size=spec.input_size, concurrency=spec.concurrent_batches)

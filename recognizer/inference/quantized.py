@@ -67,7 +67,7 @@ class OnnxModel(CompiledModel):
         self.precision = precision
 
     def forward(self, batch: np.ndarray) -> np.ndarray:
-        with self._lock:
+        with self._slots:
             return self._session.run(None, {INPUT_NAME: np.asarray(batch, dtype=np.float32)})[0]
 
 

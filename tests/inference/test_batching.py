@@ -73,10 +73,18 @@ class Gate:
         self.entered = threading.Event()
         self.opened = threading.Event()
         self.broken = False  # the next forward pass raises, as a failing model would
+        self.inside = 0  # forward passes waiting at the gate now
+        self._count_lock = threading.Lock()
 
     def wait(self, x: tf.Tensor) -> tf.Tensor:
+        with self._count_lock:
+            self.inside += 1
         self.entered.set()
-        assert self.opened.wait(timeout=60)
+        try:
+            assert self.opened.wait(timeout=60)
+        finally:
+            with self._count_lock:
+                self.inside -= 1
         if self.broken:
             raise RuntimeError("the model broke")
         return x
@@ -96,9 +104,9 @@ def gate() -> Gate:
     return Gate()
 
 
-def gated_engine(gate: Gate, max_batch: int = 2, **config: float) -> Iterator[BatchingEngine]:
+def gated_engine(gate: Gate, max_batch: int = 2, concurrency: int = 1, **config: float) -> Iterator[BatchingEngine]:
     gate.opened.set()  # the warm-up runs through the gate
-    compiled = CompiledModel(gate.model(), input_size=GATED_INPUT)
+    compiled = CompiledModel(gate.model(), input_size=GATED_INPUT, concurrency=concurrency)
     compiled.warm_up(EngineConfig(max_batch=max_batch).buckets)
     gate.opened.clear()
     gate.entered.clear()
@@ -272,6 +280,52 @@ def test_requests_left_over_from_a_batch_run_in_the_next_one(gate: Gate) -> None
     for value, answer in answers.items():
         expected = engine.compiled.forward(pixels(value)[None, ...])[0]
         np.testing.assert_allclose(answer.scores, expected, rtol=1e-5)
+    next(engines, None)
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_a_model_runs_as_many_batches_at_once_as_its_concurrency(gate: Gate, concurrency: int) -> None:
+    engines = gated_engine(gate, max_batch=4, concurrency=concurrency, queue_max=8, timeout_s=30)
+    engine = next(engines)
+    answers: dict[float, InferenceResult] = {}
+
+    def ask(value: float) -> None:
+        answers[value] = engine.submit(pixels(value))
+
+    threads = [threading.Thread(target=ask, args=(value,)) for value in (1.0, 2.0, 3.0)]
+    try:
+        for started, thread in enumerate(threads, start=1):
+            thread.start()
+            # Each request arrives alone, so each is a batch of its own as soon as a place is free; once
+            # every place is busy, the rest wait in the queue for the next free one.
+            running = min(started, concurrency)
+            assert wait_until(
+                lambda running=running, started=started: (gate.inside, engine.queued) == (running, started - running)
+            )
+    finally:
+        gate.opened.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    for value, answer in answers.items():
+        expected = engine.compiled.forward(pixels(value)[None, ...])[0]
+        np.testing.assert_allclose(answer.scores, expected, rtol=1e-5)
+    assert sorted(answers) == [1.0, 2.0, 3.0]
+    next(engines, None)
+
+
+def test_stopping_answers_every_batch_still_running(gate: Gate) -> None:
+    engines = gated_engine(gate, max_batch=4, concurrency=2, queue_max=8, timeout_s=30)
+    engine = next(engines)
+    pendings = []
+    for value in (1.0, 2.0):  # one at a time, so each is a batch of its own
+        pendings.append(engine.enqueue(pixels(value)))
+        assert wait_until(lambda: gate.inside == len(pendings))
+    stopping = threading.Thread(target=engine.stop, kwargs={"timeout_s": 30})
+    stopping.start()
+    gate.opened.set()
+    stopping.join(timeout=60)
+    assert not engine.alive
+    assert [pending.result().batch_size for pending in pendings] == [1, 1]
     next(engines, None)
 
 
