@@ -45,6 +45,10 @@ class ModelSpec:
     # them and gave 97.6 images/s, two at once 1.96 and 122.1; ResNet50 gained 3%, VGG19 nothing
     # (docs/architecture.md, "Two forward passes at once").
     concurrent_batches: int = 1
+    # The largest batch this model runs, below the engine's (IMGREC_MAX_BATCH) where a larger one costs more
+    # memory than it saves time: VGG19 at batch 16 was 1.5% faster per image than at 8 but held about 200 MB
+    # more of activations in oneDNN's pool, which never shrinks (docs/architecture.md, "Memory").
+    max_batch: int | None = None
 
 
 MODEL_SPECS: tuple[ModelSpec, ...] = (
@@ -79,6 +83,7 @@ MODEL_SPECS: tuple[ModelSpec, ...] = (
         top5=0.900,
         architecture="VGG (Simonyan & Zisserman, 2014): 16 3x3 convolution layers and 3 dense layers",
         preprocessing=CAFFE_PREPROCESSING,
+        max_batch=8,
     ),
     ModelSpec(
         name="efficientnet_lite0",

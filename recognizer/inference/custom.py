@@ -136,11 +136,12 @@ class CustomModels:
         compiled.warm_up(CUSTOM_WARM_BUCKETS)
         on_death = functools.partial(_custom_engine_died, weakref.ref(self), ref.name)
         logger.info("custom model %s loaded on %s (head %s)", ref.name, ref.backbone, head_sha256[:12])
+        spec = replace(backbone.spec, name=ref.name, label=ref.name)
         return replace(
             backbone,
-            spec=replace(backbone.spec, name=ref.name, label=ref.name),
+            spec=spec,
             compiled=compiled,
-            engine=self.registry._start_engine(ref.name, compiled, on_death),
+            engine=self.registry._start_engine(spec, compiled, on_death),
             fingerprint=hashlib.sha256(f"{backbone.fingerprint}:{head_sha256}".encode()).hexdigest()[:16],
             labels=LabelSpace(ref.classes),
         )

@@ -303,18 +303,24 @@ class ModelRegistry:
             fingerprint=fingerprint,
             cache_dir=self.cache_dir,
         )
-        compiled.warm_up(self.engine_config.buckets)
+        compiled.warm_up(self.engine_config_for(spec).buckets)
         return LoadedModel(
-            spec=spec, compiled=compiled, engine=self._start_engine(spec.name, compiled), fingerprint=fingerprint
+            spec=spec, compiled=compiled, engine=self._start_engine(spec, compiled), fingerprint=fingerprint
         )
 
+    def engine_config_for(self, spec: ModelSpec) -> EngineConfig:
+        """The engine's settings, with the model's own batch cap where it has a smaller one."""
+        if spec.max_batch is None or spec.max_batch >= self.engine_config.max_batch:
+            return self.engine_config
+        return replace(self.engine_config, max_batch=spec.max_batch)
+
     def _start_engine(
-        self, name: str, compiled: CompiledModel, on_death: Callable[[BaseException], None] | None = None
+        self, spec: ModelSpec, compiled: CompiledModel, on_death: Callable[[BaseException], None] | None = None
     ) -> BatchingEngine:
         # The engine's thread reaches the registry only through a weak reference, so a registry that
         # is dropped without close() still lets its engines (and their threads) go.
-        on_death = on_death or functools.partial(_engine_died, weakref.ref(self), name)
-        engine = BatchingEngine(compiled, config=self.engine_config, name=name, on_death=on_death)
+        on_death = on_death or functools.partial(_engine_died, weakref.ref(self), spec.name)
+        engine = BatchingEngine(compiled, config=self.engine_config_for(spec), name=spec.name, on_death=on_death)
         engine.start()
         return engine
 
@@ -336,7 +342,7 @@ class ModelRegistry:
         with slot.lock:
             if self._closed or slot.loaded is None:
                 return
-            slot.loaded = replace(slot.loaded, engine=self._start_engine(name, slot.loaded.compiled))
+            slot.loaded = replace(slot.loaded, engine=self._start_engine(slot.loaded.spec, slot.loaded.compiled))
             slot.state = ModelState.READY
             slot.reason = ""
             logger.warning("model %s: inference worker restarted (%d restarts)", name, slot.restarts)

@@ -5,8 +5,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 
+from recognizer.inference.batching import EngineConfig
 from recognizer.inference.catalog import SPECS_BY_NAME, ModelSpec
 from recognizer.inference.errors import ModelNotFound, ModelNotReady
 from recognizer.inference.registry import ModelRegistry, ModelState
@@ -31,6 +33,20 @@ def test_a_model_goes_from_pending_to_ready_and_is_reused(make_registry: MakeReg
     first = registry.get("tiny")
     assert registry.status("tiny").state == ModelState.READY
     assert registry.get("tiny") is first
+
+
+def test_a_model_with_its_own_batch_cap_runs_and_warms_no_larger_batch(make_registry: MakeRegistry) -> None:
+    registry = make_registry(
+        [replace(tiny_spec("capped"), max_batch=4), replace(tiny_spec("roomy"), max_batch=64)],
+        weights_mode="random",
+        engine_config=EngineConfig(max_batch=8, batch_wait_s=5),
+    )
+    capped, roomy = registry.get("capped"), registry.get("roomy")
+    assert capped.engine.config.buckets == (1, 2, 4)
+    assert roomy.engine.config.buckets == (1, 2, 4, 8)  # a cap above the engine's changes nothing
+    images = [np.full((TINY_INPUT, TINY_INPUT, 3), value, dtype=np.float32) for value in range(8)]
+    assert [pending.result().batch_size for pending in capped.engine.enqueue_many(images)] == [4] * 8
+    assert [pending.result().batch_size for pending in roomy.engine.enqueue_many(images)] == [8] * 8
 
 
 def test_state_is_loading_while_the_model_builds(make_registry: MakeRegistry) -> None:
