@@ -165,7 +165,8 @@ def run(*, images: int, rss_images: int) -> Iterator[Section]:
                 + ", ".join(f"{job:.1f} / {bare:.1f} = {job / bare:.2f}" for job, bare in rounds)
             )
         section.notes.append(
-            f"chunks of {CHUNK}, the worker's engine at batch 16; the job's rate is from its first chunk started "
+            f"chunks of {CHUNK}, the worker's engine at batch 16 (EfficientNet-Lite0 two batches at once, "
+            "`CompiledModel.concurrency`); the job's rate is from its first chunk started "
             "to its last result written (decode, forward, thumbnail and database writes included)"
         )
         yield section
