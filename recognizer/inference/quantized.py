@@ -9,7 +9,7 @@ Quantizing takes tens of seconds for a large model, so the result is cached on d
 fingerprint, the calibration set and the runtime's version; random weights differ at every load, so theirs
 are quantized again each time and never cached. A graph of real weights serves only if it gives the Keras
 model's top-1 on each calibration photo checked: an int8 graph that changes answers is refused
-(QuantizationRejected), its float32 export is cached beside it, and `onnx_float_model` serves that instead:
+(QuantizationRejected), its float32 export is cached in its place, and `onnx_float_model` serves that instead:
 the same arithmetic as Keras (differences of about 1e-6) without TensorFlow's per-operation overhead
 (EfficientNet-Lite0: 4.3x faster at batch 1, 2.6x at batch 16, docs/architecture.md). Random weights have
 no answer to keep, so theirs is not checked.
@@ -75,9 +75,17 @@ def quantized_model(
     model: keras.Model, *, spec: ModelSpec, fingerprint: str, cache_dir: Path, calibration: Calibration | None = None
 ) -> OnnxModel:
     """The int8 twin of `model`, read from the cache or quantized now (and cached, for real weights); raises
-    QuantizationRejected when it changes the Keras model's answers, having cached the float32 export too."""
+    QuantizationRejected when it changes the Keras model's answers, caching the float32 export instead.
+
+    The cache holds one graph per weights: the int8 one, or the float32 export where int8 was refused, so a
+    refusal is decided once, not again at every start."""
     calibration = calibration or available_calibration()
     cached = cache_path(spec, fingerprint=fingerprint, cache_dir=cache_dir, calibration=calibration)
+    if float_path(cached).is_file():
+        raise QuantizationRejected(
+            f"Expected an int8 {spec.name} that keeps the fp32 top-1. Received the refusal of an earlier start: "
+            f"its float32 export is cached instead ({float_path(cached).name})"
+        )
     if cached.is_file():
         return _checked(_onnx_model(model, spec, cached, "int8"), spec, calibration)
     with tempfile.TemporaryDirectory(prefix="imgrec-quantize-") as scratch:
@@ -86,12 +94,13 @@ def quantized_model(
         logger.info("model %s quantized to int8 in %.1f s", spec.name, time.perf_counter() - started)
         if fingerprint.startswith("random-"):
             return _onnx_model(model, spec, quantized, "int8")
-        _publish(quantized, cached)
         try:
-            return _checked(_onnx_model(model, spec, cached, "int8"), spec, calibration)
+            served = _checked(_onnx_model(model, spec, quantized, "int8"), spec, calibration)
         except QuantizationRejected:
-            _publish(exported, float_path(cached))  # kept only where it will serve instead (onnx_float_model)
+            _publish(exported, float_path(cached))  # what serves instead (onnx_float_model)
             raise
+        _publish(quantized, cached)  # the session has read the file: moving it leaves the model serving
+    return served
 
 
 def onnx_float_model(
@@ -145,7 +154,7 @@ def cache_path(spec: ModelSpec, *, fingerprint: str, cache_dir: Path, calibratio
 
 
 def float_path(int8_path: Path) -> Path:
-    """Where the float32 export of a cached int8 graph is kept: beside it."""
+    """Where the float32 export is cached for weights whose int8 graph was refused: beside the int8 graph's place."""
     return int8_path.with_name(int8_path.name.removesuffix(".onnx") + "-fp32.onnx")
 
 
