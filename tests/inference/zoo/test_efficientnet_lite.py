@@ -76,6 +76,19 @@ def test_preprocess_input_maps_pixels_to_the_training_scale() -> None:
     np.testing.assert_allclose(processed, [[[[-127 / 128, 0.0, 1.0]]]])
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+def test_preprocess_input_is_exactly_the_float32_formula_and_leaves_its_input_alone(dtype: type) -> None:
+    pixels = np.random.default_rng(7).integers(0, 256, size=(2, 8, 8, 3)).astype(dtype)
+    before = pixels.copy()
+
+    processed = preprocess_input(pixels)
+
+    expected = (pixels.astype(np.float32) - np.float32(127.0)) / np.float32(128.0)
+    assert processed.dtype == np.float32
+    np.testing.assert_array_equal(processed, expected)
+    np.testing.assert_array_equal(pixels, before)
+
+
 def test_port_refuses_missing_and_left_over_tensors() -> None:
     state_dict = read_legacy_state_dict(bundled_weights_path())
     model = build_efficientnet_lite0_architecture()
