@@ -241,14 +241,22 @@ class BatchingEngine:
         """
         return self.enqueue(pixels).result()
 
-    def enqueue(self, pixels: np.ndarray) -> PendingInference:
+    def enqueue(self, pixels: np.ndarray, *, wait_for_room_s: float = 0.0) -> PendingInference:
+        """Queue one image. A full queue refuses it at once (Overloaded), unless `wait_for_room_s` lets it
+        wait that long for a place (a collection's images: `enqueue_many`)."""
         size = self.compiled.input_size
         if pixels.shape != (size, size, 3):
             raise InvalidInput(f"Expected pixels of shape ({size}, {size}, 3) for {self.name}. Received {pixels.shape}")
-        self.check_capacity()
+        if wait_for_room_s <= 0:
+            self.check_capacity()
+        elif self._state.dead.is_set():
+            raise _worker_gone(self.name)
         request = _Request(pixels=pixels, future=Future(), enqueued=time.perf_counter())
         try:
-            self._state.requests.put_nowait(request)
+            if wait_for_room_s > 0:
+                self._state.requests.put(request, timeout=wait_for_room_s)
+            else:
+                self._state.requests.put_nowait(request)
         except queue.Full:
             raise self._overloaded() from None
         if self._state.dead.is_set():  # died while we queued: nobody else will answer it
@@ -259,10 +267,19 @@ class BatchingEngine:
         """Several images queued back to back, to run as one batch (a collection's group, `inference.batch`).
 
         They are admitted first, so a worker woken by the first waits for the rest rather than running it
-        alone. Raises like `enqueue`; images queued before a refusal still run, their results unread.
+        alone. Where the queue is full they wait for room, up to the engine's timeout, instead of being
+        refused: a collection is work to pace, not a visitor to turn away, and two collections on one engine
+        (a batch worker running two chunks at once) may together hold more than the queue. Raises like
+        `enqueue` past that wait; images queued before a refusal still run, their results unread.
         """
-        with self.admit():
-            return [self.enqueue(pixels) for pixels in images]
+        admission = Admission(self)
+        try:
+            deadline = time.perf_counter() + self.config.timeout_s
+            return [
+                self.enqueue(pixels, wait_for_room_s=max(1e-3, deadline - time.perf_counter())) for pixels in images
+            ]
+        finally:
+            admission.leave()
 
     def _overloaded(self) -> Overloaded:
         return Overloaded(

@@ -242,6 +242,34 @@ def test_images_queued_together_run_as_one_batch(gate: Gate) -> None:
         next(engines, None)
 
 
+def test_a_group_waits_for_room_in_a_full_queue_where_a_request_is_refused(
+    small_queue: BatchingEngine, gate: Gate
+) -> None:
+    answers: list[InferenceResult] = []
+    running = threading.Thread(target=lambda: answers.append(small_queue.submit(pixels(1))))
+    running.start()
+    assert gate.entered.wait(timeout=30)  # the worker is busy; the queue has 2 places
+    grouped: list[list[InferenceResult]] = []
+
+    def queue_group() -> None:
+        pendings = small_queue.enqueue_many([pixels(value) for value in (2, 3, 4, 5)])
+        grouped.append([pending.result() for pending in pendings])
+
+    group = threading.Thread(target=queue_group)
+    group.start()
+    assert wait_until(lambda: small_queue.queued == 2)  # two queued, the third waits for room
+    time.sleep(0.2)
+    assert group.is_alive() and not grouped
+    with pytest.raises(Overloaded, match="queue"):
+        small_queue.submit(pixels(6))  # a lone request is still refused at once
+
+    gate.opened.set()
+    group.join(timeout=60)
+    running.join(timeout=60)
+    assert len(answers) == 1 and len(grouped) == 1
+    assert [round(float(result.scores.sum()), 3) for result in grouped[0]] == [1.0] * 4  # every image answered
+
+
 @pytest.mark.parametrize(
     ("waiting", "run_now"),
     [(1, 1), (2, 2), (3, 2), (4, 4), (5, 4), (7, 4), (8, 8), (9, 8), (13, 8), (14, 8), (15, 15), (16, 16)],
