@@ -14,6 +14,7 @@ No Django here: the web side and the Celery jobs call `train_head` with photos t
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,11 @@ CROP_SIDES = (0.8,)
 TRAINING_BATCH = 128
 # A validation loss that improves by less than this is not improving: no epochs spent polishing 100%.
 MIN_IMPROVEMENT = 1e-3
+# keras.utils.set_random_seed seeds process-wide generators (Python's, NumPy's, TensorFlow's, Keras'). A batch
+# worker runs two tasks at once (`--pool=threads`), so two trainings may share a process: each builds and fits
+# its head under this lock, from its own seed, and gets the head it would get alone. Feature extraction, the
+# long part, runs outside it.
+_SEEDED_FIT = threading.Lock()
 
 EpochReport = Callable[[int, float, float], None]  # epoch (from 1), training loss, validation accuracy
 
@@ -174,29 +180,30 @@ def train_head(
     x_val = np.stack([per_photo[i][0] for i in val_ids])  # validation sees each photo once, as it is
     y_val = np.array([labels[i] for i in val_ids])
 
-    keras.utils.set_random_seed(options.seed)
-    head = build_head(x_train.shape[1], len(classes), dropout=options.dropout)
-    head.compile(
-        optimizer=keras.optimizers.Adam(options.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
     history: list[dict[str, float]] = []
-    stop = keras.callbacks.EarlyStopping(
-        monitor="val_loss", min_delta=MIN_IMPROVEMENT, patience=options.patience, restore_best_weights=True
-    )
-    started = time.perf_counter()
-    head.fit(
-        x_train,
-        y_train,
-        validation_data=(x_val, y_val),
-        epochs=options.max_epochs,
-        batch_size=TRAINING_BATCH,
-        shuffle=True,
-        verbose=0,
-        callbacks=[stop, _ReportEpochs(history, on_epoch)],
-    )
-    training_s = time.perf_counter() - started
+    with _SEEDED_FIT:
+        started = time.perf_counter()
+        keras.utils.set_random_seed(options.seed)
+        head = build_head(x_train.shape[1], len(classes), dropout=options.dropout)
+        head.compile(
+            optimizer=keras.optimizers.Adam(options.learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        stop = keras.callbacks.EarlyStopping(
+            monitor="val_loss", min_delta=MIN_IMPROVEMENT, patience=options.patience, restore_best_weights=True
+        )
+        head.fit(
+            x_train,
+            y_train,
+            validation_data=(x_val, y_val),
+            epochs=options.max_epochs,
+            batch_size=TRAINING_BATCH,
+            shuffle=True,
+            verbose=0,
+            callbacks=[stop, _ReportEpochs(history, on_epoch)],
+        )
+        training_s = time.perf_counter() - started
     predicted = np.argmax(np.asarray(head(x_val, training=False)), axis=1)
     return TrainedHead(
         head=head,

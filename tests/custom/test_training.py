@@ -4,6 +4,7 @@ EfficientNet-Lite0's real weights on textures from the scikit-image wheel."""
 from __future__ import annotations
 
 import io
+import threading
 from pathlib import Path
 
 import keras
@@ -110,3 +111,33 @@ def test_brick_and_gravel_are_told_apart_on_crops_the_head_never_saw(registry: M
             scores = np.asarray(servable(backbone.preprocess(pixels[None, ...]), training=False))[0]
             right += trained.classes[int(np.argmax(scores))] == label
     assert right / 40 >= 0.95
+
+
+@pytest.mark.slow
+def test_two_trainings_at_once_each_give_the_head_they_give_alone(registry: ModelRegistry) -> None:
+    # A batch worker runs two tasks at once: seeding is process-wide, so the fits must not interleave.
+    backbone = registry.get("efficientnet_lite0")
+    photos = [
+        LabelledPhoto(label=label, name=f"{label}-{i}.jpg", data=data)
+        for label, source in (("brick", "brick.png"), ("gravel", "gravel.png"))
+        for i, data in enumerate(texture_crops(source, count=6, rows=(0.0, 0.6), seed=3))
+    ]
+    cache: dict[str, np.ndarray] = {}
+    options = [TrainingOptions(seed=seed, max_epochs=8, patience=8) for seed in (1, 2)]
+    alone = [train_head(photos, backbone=backbone, options=option, feature_cache=cache) for option in options]
+    together: dict[int, list[np.ndarray]] = {}
+
+    def train(index: int) -> None:
+        trained = train_head(photos, backbone=backbone, options=options[index], feature_cache=cache)
+        together[index] = trained.head.get_weights()
+
+    threads = [threading.Thread(target=train, args=(index,)) for index in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert sorted(together) == [0, 1]
+    assert not all(np.array_equal(a, b) for a, b in zip(together[0], together[1], strict=True))  # two seeds
+    for index, trained in enumerate(alone):
+        for got, want in zip(together[index], trained.head.get_weights(), strict=True):
+            np.testing.assert_array_equal(got, want)
