@@ -132,8 +132,8 @@ def run(*, images: int, rss_images: int) -> Iterator[Section]:
     subprocess.run([PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
     _start_empty(env["IMGREC_BROKER_URL"])
     worker = subprocess.Popen(
-        [PYTHON, "-m", "celery", "-A", "recognizer.jobs.celery", "worker", "--pool=solo", "--without-gossip",
-         "--without-mingle", "--without-heartbeat", "--loglevel=WARNING"],
+        [PYTHON, "-m", "celery", "-A", "recognizer.jobs.celery", "worker", "--pool=threads", "--concurrency=2",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(workdir / "worker.log", "wb"),
     )  # fmt: skip
     try:
@@ -165,8 +165,9 @@ def run(*, images: int, rss_images: int) -> Iterator[Section]:
                 + ", ".join(f"{job:.1f} / {bare:.1f} = {job / bare:.2f}" for job, bare in rounds)
             )
         section.notes.append(
-            f"chunks of {CHUNK}, the worker's engine at batch 16 (EfficientNet-Lite0 two batches at once, "
-            "`CompiledModel.concurrency`); the job's rate is from its first chunk started "
+            f"chunks of {CHUNK}, two at once on the worker's two task threads (`make worker`), its engine at "
+            "batch 16 (EfficientNet-Lite0 two batches at once, `CompiledModel.concurrency`); the job's rate is from "
+            "its first chunk started "
             "to its last result written (decode, forward, thumbnail and database writes included)"
         )
         yield section

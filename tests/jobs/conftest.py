@@ -83,8 +83,9 @@ def start_worker(transactional_db: None, broker: str, tmp_path: Path) -> Iterato
         log = tmp_path / f"worker-{len(started)}.log"
         ready = tmp_path / f"worker-{len(started)}.ready"
         command = [
-            sys.executable, "-m", "celery", "-A", "recognizer.jobs.celery", "worker", "--pool=solo",
-            "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
+            sys.executable, "-m", "celery", "-A", "recognizer.jobs.celery", "worker",
+            "--pool=threads", "--concurrency=2", "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "--loglevel=INFO",
             f"--hostname=test{len(started)}@%h",
         ]  # fmt: skip
         with open(log, "wb") as out:
