@@ -64,10 +64,9 @@ run: migrate static front-deps
 
 # --- Batch jobs (recognizer/jobs/): a Celery worker, one process, the models loaded once in it ---------
 # On IMGREC_BROKER_URL; by default the embedded broker (kombu's filesystem transport in var/broker/),
-# which `make run` also uses and needs no server. Two chunks at once, on threads of the one process, so
-# that one chunk's start (its photos read and decoded) overlaps the other's forward passes.
-# docs/operations.md, "Batch jobs".
-WORKER := $(BIN)/celery -A recognizer.jobs.celery worker --pool=threads --concurrency=2 --without-gossip --without-mingle \
+# which `make run` also uses and needs no server. Its pool (two chunks at once on threads of the one process)
+# is in settings.py, CELERY_WORKER_POOL. docs/operations.md, "Batch jobs".
+WORKER := $(BIN)/celery -A recognizer.jobs.celery worker --without-gossip --without-mingle \
   --without-heartbeat --loglevel=INFO
 
 worker: migrate

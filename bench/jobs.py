@@ -132,8 +132,8 @@ def run(*, images: int, rss_images: int) -> Iterator[Section]:
     subprocess.run([PYTHON, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
     _start_empty(env["IMGREC_BROKER_URL"])
     worker = subprocess.Popen(
-        [PYTHON, "-m", "celery", "-A", "recognizer.jobs.celery", "worker", "--pool=threads", "--concurrency=2",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=WARNING"],
+        [PYTHON, "-m", "celery", "-A", "recognizer.jobs.celery", "worker", "--without-gossip", "--without-mingle",
+         "--without-heartbeat", "--loglevel=WARNING"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(workdir / "worker.log", "wb"),
     )  # fmt: skip
     try:

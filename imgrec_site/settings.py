@@ -198,6 +198,11 @@ if IMGREC_BROKER_URL.startswith("filesystem:"):
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Every worker, however it is started (`make worker`, `make run`'s, the tests', `celery ... worker` by hand): one
+# process, never Celery's default prefork (a copy of the models per child), running two chunks at once on two
+# threads so that one chunk's start overlaps the other's forward passes (docs/operations.md, "Batch jobs").
+CELERY_WORKER_POOL = "threads"
+CELERY_WORKER_CONCURRENCY = 2
 CELERY_TASK_IGNORE_RESULT = True
 
 # --- custom models (recognizer/custom/, docs/operations.md "Custom models") ----------------------

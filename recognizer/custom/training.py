@@ -36,9 +36,9 @@ TRAINING_BATCH = 128
 # A validation loss that improves by less than this is not improving: no epochs spent polishing 100%.
 MIN_IMPROVEMENT = 1e-3
 # keras.utils.set_random_seed seeds process-wide generators (Python's, NumPy's, TensorFlow's, Keras'). A batch
-# worker runs two tasks at once (`--pool=threads`), so two trainings may share a process: each builds and fits
-# its head under this lock, from its own seed, and gets the head it would get alone. Feature extraction, the
-# long part, runs outside it.
+# worker runs two tasks at once (settings.py, CELERY_WORKER_POOL), so two trainings may share a process: each
+# builds and fits its head under this lock, from its own seed, and gets the head it would get alone. Feature
+# extraction, the long part, runs outside it.
 _SEEDED_FIT = threading.Lock()
 
 EpochReport = Callable[[int, float, float], None]  # epoch (from 1), training loss, validation accuracy
@@ -182,7 +182,6 @@ def train_head(
 
     history: list[dict[str, float]] = []
     with _SEEDED_FIT:
-        started = time.perf_counter()
         keras.utils.set_random_seed(options.seed)
         head = build_head(x_train.shape[1], len(classes), dropout=options.dropout)
         head.compile(
@@ -193,6 +192,7 @@ def train_head(
         stop = keras.callbacks.EarlyStopping(
             monitor="val_loss", min_delta=MIN_IMPROVEMENT, patience=options.patience, restore_best_weights=True
         )
+        started = time.perf_counter()
         head.fit(
             x_train,
             y_train,

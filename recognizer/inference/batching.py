@@ -221,13 +221,14 @@ class BatchingEngine:
             raise self._overloaded()
 
     @contextmanager
-    def admit(self) -> Iterator[Admission]:
-        """Let a request in (Overloaded at once if the queue is full) for the time it decodes.
+    def admit(self, *, refuse_when_full: bool = True) -> Iterator[Admission]:
+        """Let a request in (Overloaded at once if the queue is full, unless told not to) for the time it decodes.
 
         While admitted requests are on their way, the worker waits up to `batch_wait_s` for them to
         join its batch; with none on the way, a lone request runs at once and pays no batch window.
         """
-        self.check_capacity()
+        if refuse_when_full:
+            self.check_capacity()
         admission = Admission(self)
         try:
             yield admission
@@ -253,10 +254,7 @@ class BatchingEngine:
             raise _worker_gone(self.name)
         request = _Request(pixels=pixels, future=Future(), enqueued=time.perf_counter())
         try:
-            if wait_for_room_s > 0:
-                self._state.requests.put(request, timeout=wait_for_room_s)
-            else:
-                self._state.requests.put_nowait(request)
+            self._state.requests.put(request, block=wait_for_room_s > 0, timeout=wait_for_room_s or None)
         except queue.Full:
             raise self._overloaded() from None
         if self._state.dead.is_set():  # died while we queued: nobody else will answer it
@@ -272,14 +270,11 @@ class BatchingEngine:
         (a batch worker running two chunks at once) may together hold more than the queue. Raises like
         `enqueue` past that wait; images queued before a refusal still run, their results unread.
         """
-        admission = Admission(self)
-        try:
-            deadline = time.perf_counter() + self.config.timeout_s
+        deadline = time.perf_counter() + self.config.timeout_s
+        with self.admit(refuse_when_full=False):
             return [
                 self.enqueue(pixels, wait_for_room_s=max(1e-3, deadline - time.perf_counter())) for pixels in images
             ]
-        finally:
-            admission.leave()
 
     def _overloaded(self) -> Overloaded:
         return Overloaded(

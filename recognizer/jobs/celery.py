@@ -1,8 +1,8 @@
 """The Celery app, configured from Django's settings (the `CELERY_*` names), as Celery's Django guide does.
 
-A worker: `celery -A recognizer.jobs.celery worker --pool=threads --concurrency=2` (`make worker`). One process
-per worker: the model's weights are loaded once in it and its batching engine runs the chunks (tasks.py), two at
-once on two threads, so that one chunk's start overlaps the other's forward passes.
+A worker: `celery -A recognizer.jobs.celery worker` (`make worker`). One process per worker (settings.py,
+CELERY_WORKER_POOL: threads, not prefork): the model's weights are loaded once in it and its batching engine runs
+the chunks (tasks.py), two at once on two threads, so that one chunk's start overlaps the other's forward passes.
 """
 
 from __future__ import annotations

@@ -84,8 +84,7 @@ def start_worker(transactional_db: None, broker: str, tmp_path: Path) -> Iterato
         ready = tmp_path / f"worker-{len(started)}.ready"
         command = [
             sys.executable, "-m", "celery", "-A", "recognizer.jobs.celery", "worker",
-            "--pool=threads", "--concurrency=2", "--without-gossip", "--without-mingle", "--without-heartbeat",
-            "--loglevel=INFO",
+            "--without-gossip", "--without-mingle", "--without-heartbeat", "--loglevel=INFO",
             f"--hostname=test{len(started)}@%h",
         ]  # fmt: skip
         with open(log, "wb") as out:
