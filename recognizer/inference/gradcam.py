@@ -3,7 +3,7 @@
 The class score's gradient with respect to the last convolutional feature maps, averaged over the grid,
 weighs each channel; the ReLU of the weighted sum of the maps is a coarse (e.g. 7 x 7) heatmap over the
 model's input. Our models see the whole photo squashed to a square, so the grid covers the whole photo
-and `upsample_heatmap` only stretches it to the photo's size (rows top to bottom, as the photo).
+and `overlay.upsample_heatmap` only stretches it to the photo's size (rows top to bottom, as the photo).
 
 The class score is the pre-softmax logit when the model ends in a softmax we can step back from (a
 Softmax layer, or a Dense layer with a softmax activation, as in all of keras.applications): the
@@ -18,21 +18,13 @@ batch 1 on 2 CPU cores, 1.03x a bare forward for EfficientNet-Lite0, 1.09x for R
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from PIL import Image
 
-OVERLAY_COLORMAP = "jet"
-OVERLAY_ALPHA = 0.45
-# The overlay is a small figure: drawing a 12-megapixel photo into it would only cost time.
-OVERLAY_MAX_SIDE = 640
 _TOP_CLASS = -1  # the class index that asks for each image's top-1 class
 
 
@@ -141,28 +133,3 @@ def heatmaps_from(feature_maps: np.ndarray, gradients: np.ndarray) -> np.ndarray
     heatmaps = np.maximum((feature_maps * channel_weights).sum(axis=-1), 0.0)
     peaks = heatmaps.max(axis=(1, 2), keepdims=True)
     return np.divide(heatmaps, peaks, out=np.zeros_like(heatmaps), where=peaks > 0).astype(np.float32)
-
-
-def upsample_heatmap(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The grid stretched bilinearly over an image of `size` (width, height), as the model saw it squashed."""
-    grid = Image.fromarray(np.asarray(heatmap, dtype=np.float32), mode="F")
-    return np.clip(np.asarray(grid.resize(size, Image.Resampling.BILINEAR)), 0.0, 1.0)
-
-
-def render_overlay_png(photo: Image.Image, heatmap: np.ndarray) -> bytes:
-    """The photo with the heatmap over it and a colour bar, as PNG bytes (matplotlib's object API only)."""
-    shown = photo.convert("RGB")
-    shown.thumbnail((OVERLAY_MAX_SIDE, OVERLAY_MAX_SIDE), Image.Resampling.BILINEAR)
-    # The photo takes about 5.4 of the 6.4 inches of width; the colour bar the rest.
-    figure = Figure(figsize=(6.4, 5.4 * shown.height / shown.width + 0.3), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    axes.imshow(shown)
-    overlay = axes.imshow(
-        upsample_heatmap(heatmap, shown.size), cmap=OVERLAY_COLORMAP, alpha=OVERLAY_ALPHA, vmin=0.0, vmax=1.0
-    )
-    axes.set_axis_off()
-    figure.colorbar(overlay, ax=axes, fraction=0.046, pad=0.02, label="Grad-CAM relevance")
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()

@@ -35,6 +35,7 @@ from recognizer.inference.imaging import (
     resize_to_array,
 )
 from recognizer.inference.labels import IMAGENET, LabelSpace, Prediction, top_k_predictions
+from recognizer.inference.overlay import render_overlay_png
 from recognizer.inference.registry import LoadedModel, ModelRegistry
 
 DEFAULT_TOP_K = 5
@@ -265,7 +266,7 @@ class Pipeline:
         """Grad-CAM of `class_index` (None: the top-1) for a stored model input, drawn over `photo`.
 
         Needs no upload: the stored model input is what the model saw. Timed as `explain` (gradients through
-        the compiled model) and `overlay` (the matplotlib drawing, and the model input as a PNG to show).
+        the compiled model) and `overlay` (the heatmap drawn over the photo, and the model input as a PNG to show).
         """
         model = self.registry.get(model_name)
         if class_index is not None and not 0 <= class_index < len(model.labels):
@@ -385,7 +386,5 @@ class Pipeline:
 
 
 def _render_overlay(photo: bytes, heatmap: np.ndarray) -> bytes:
-    from recognizer.inference.gradcam import render_overlay_png  # TensorFlow: only once a heatmap is drawn
-
     with Image.open(io.BytesIO(photo)) as image:
         return render_overlay_png(image, heatmap)

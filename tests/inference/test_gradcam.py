@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,14 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from recognizer.inference.gradcam import GradCam, heatmaps_from, last_conv_layer, render_overlay_png, upsample_heatmap
+from recognizer.inference.gradcam import GradCam, heatmaps_from, last_conv_layer
 from recognizer.inference.registry import ModelRegistry
 from recognizer.inference.zoo.efficientnet_lite import build_efficientnet_lite0_architecture
 from tests.inference.photos import CHELSEA, COFFEE, model_batch, open_rgb
 
 TABBY, TIGER_CAT, EGYPTIAN_CAT = 281, 282, 285
 ESPRESSO = 967
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # (left, top, right, bottom) in pixels of the photo, drawn generously around the object by looking at it.
 Box = tuple[int, int, int, int]
@@ -136,30 +134,6 @@ def test_no_positive_evidence_gives_an_all_zero_map_without_nan() -> None:
     heatmaps = heatmaps_from(maps, np.full_like(maps, -0.5))
 
     np.testing.assert_array_equal(heatmaps, np.zeros((1, 7, 7), dtype=np.float32))
-
-
-def test_upsampling_keeps_rows_top_to_bottom_and_columns_left_to_right() -> None:
-    heatmap = np.zeros((7, 7), dtype=np.float32)
-    heatmap[1, 5] = 1.0
-
-    frame = upsample_heatmap(heatmap, (700, 350))
-
-    assert frame.shape == (350, 700)
-    row, column = np.unravel_index(frame.argmax(), frame.shape)
-    assert 50 <= row < 100 and 500 <= column < 600
-    assert frame.min() >= 0.0 and frame.max() <= 1.0
-
-
-def test_the_overlay_is_a_png_of_a_figure() -> None:
-    photo = Image.new("RGB", (300, 200), "gray")
-    heatmap = np.linspace(0, 1, 49, dtype=np.float32).reshape(7, 7)
-
-    png = render_overlay_png(photo, heatmap)
-
-    assert png.startswith(PNG_SIGNATURE)
-    with Image.open(io.BytesIO(png)) as figure:
-        figure.verify()
-        assert figure.width > figure.height > 100
 
 
 @pytest.fixture(scope="module")
