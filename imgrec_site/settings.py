@@ -188,6 +188,8 @@ CELERY_BROKER_URL = IMGREC_BROKER_URL
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": IMGREC_BROKER_VISIBILITY_S}
 if IMGREC_BROKER_URL.startswith("filesystem:"):
+    # kombu's own filesystem transport lets a polling consumer read a message half-written, and lose it.
+    CELERY_BROKER_TRANSPORT = "recognizer.jobs.file_broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(IMGREC_BROKER_DIR / "queue"),
         "data_folder_out": str(IMGREC_BROKER_DIR / "queue"),
