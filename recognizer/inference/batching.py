@@ -213,11 +213,12 @@ class BatchingEngine:
     def queued(self) -> int:
         return self._state.requests.qsize()
 
-    def check_capacity(self) -> None:
-        """Raise now if the queue is full or the worker is gone, before the caller spends time decoding."""
+    def check_capacity(self, *, refuse_when_full: bool = True) -> None:
+        """Raise now if the worker is gone or (unless told not to) the queue is full, before the caller spends
+        time decoding."""
         if self._state.dead.is_set():
             raise _worker_gone(self.name)
-        if self._state.requests.full():
+        if refuse_when_full and self._state.requests.full():
             raise self._overloaded()
 
     @contextmanager
@@ -227,8 +228,7 @@ class BatchingEngine:
         While admitted requests are on their way, the worker waits up to `batch_wait_s` for them to
         join its batch; with none on the way, a lone request runs at once and pays no batch window.
         """
-        if refuse_when_full:
-            self.check_capacity()
+        self.check_capacity(refuse_when_full=refuse_when_full)
         admission = Admission(self)
         try:
             yield admission
@@ -248,10 +248,7 @@ class BatchingEngine:
         size = self.compiled.input_size
         if pixels.shape != (size, size, 3):
             raise InvalidInput(f"Expected pixels of shape ({size}, {size}, 3) for {self.name}. Received {pixels.shape}")
-        if wait_for_room_s <= 0:
-            self.check_capacity()
-        elif self._state.dead.is_set():
-            raise _worker_gone(self.name)
+        self.check_capacity(refuse_when_full=wait_for_room_s <= 0)
         request = _Request(pixels=pixels, future=Future(), enqueued=time.perf_counter())
         try:
             self._state.requests.put(request, block=wait_for_room_s > 0, timeout=wait_for_room_s or None)

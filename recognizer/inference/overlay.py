@@ -58,9 +58,13 @@ def render_overlay_png(photo: Image.Image, heatmap: np.ndarray) -> bytes:
 
 def blend(pixels: np.ndarray, relevance: np.ndarray) -> np.ndarray:
     """(h, w, 3) uint8 photo and (h, w) relevance 0..1 -> the photo with the colour of each relevance over it."""
-    colours = colour_table()[np.rint(relevance * 255.0).astype(np.uint8)]
-    mixed = pixels.astype(np.float32) * (1.0 - OVERLAY_ALPHA) + colours * OVERLAY_ALPHA
+    mixed = pixels.astype(np.float32) * (1.0 - OVERLAY_ALPHA) + colours_of(relevance) * OVERLAY_ALPHA
     return np.rint(mixed).astype(np.uint8)
+
+
+def colours_of(relevance: np.ndarray) -> np.ndarray:
+    """Each relevance (0..1) as its RGB colour (float32, 0..255): a trailing axis of 3."""
+    return colour_table()[np.rint(relevance * 255.0).astype(np.uint8)]
 
 
 @functools.cache
@@ -89,8 +93,7 @@ def _draw_colour_bar(height: int) -> Image.Image:
     width = BAR_WIDTH + TICK_LENGTH + 3 + tick_width + MARGIN + title.width + MARGIN
     bar = Image.new("RGB", (width, height), BACKGROUND)
     top, bottom = MARGIN, height - MARGIN  # room for the end labels' halves
-    levels = np.linspace(1.0, 0.0, bottom - top)
-    strip = colour_table()[np.rint(levels * 255.0).astype(np.uint8)]
+    strip = colours_of(np.linspace(1.0, 0.0, bottom - top))
     bar.paste(Image.fromarray(np.repeat(strip[:, np.newaxis], BAR_WIDTH, axis=1).astype(np.uint8)), (0, top))
     draw = ImageDraw.Draw(bar)
     draw.rectangle((0, top, BAR_WIDTH - 1, bottom - 1), outline=TEXT)
@@ -102,7 +105,7 @@ def _draw_colour_bar(height: int) -> Image.Image:
     return bar
 
 
-def _vertical_text(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> Image.Image:
+def _vertical_text(text: str, font: ImageFont.FreeTypeFont) -> Image.Image:
     left, top, right, bottom = font.getbbox(text)
     label = Image.new("RGB", (int(right - left) + 2, int(bottom - top) + 2), BACKGROUND)
     ImageDraw.Draw(label).text((1 - left, 1 - top), text, fill=TEXT, font=font)
@@ -110,8 +113,7 @@ def _vertical_text(text: str, font: ImageFont.FreeTypeFont | ImageFont.ImageFont
 
 
 @functools.cache
-def _font() -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    import matplotlib
+def _font() -> ImageFont.FreeTypeFont:
+    import matplotlib  # it ships the font (mpl-data), as it does for the bar chart
 
-    dejavu = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
-    return ImageFont.truetype(str(dejavu), FONT_SIZE) if dejavu.exists() else ImageFont.load_default(FONT_SIZE)
+    return ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), FONT_SIZE)
